@@ -72,9 +72,16 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaBroker> {
   const dataDir = join(workDir, "data");
   mkdirSync(dataDir, { recursive: true });
   const heapMb = opts.heapMb ?? 512;
-  const [plainPort, controllerPort, saslPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [plainPort, controllerPort, saslPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
 
-  const listeners = [`PLAINTEXT://127.0.0.1:${plainPort}`, `CONTROLLER://127.0.0.1:${controllerPort}`];
+  const listeners = [
+    `PLAINTEXT://127.0.0.1:${plainPort}`,
+    `CONTROLLER://127.0.0.1:${controllerPort}`,
+  ];
   const advertised = [`PLAINTEXT://127.0.0.1:${plainPort}`];
   const protocolMap = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"];
   const props: string[] = [];
@@ -151,7 +158,8 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaBroker> {
   writeFileSync(join(workDir, "log4j2.properties"), LOG4J2);
   const logFile = join(workDir, "broker.log");
 
-  const clusterId = randomBytes(16).toString("base64url");
+  // A 16-byte id, base64url; Kafka's own tool avoids a leading "-", which reads as an option.
+  const clusterId = randomBytes(16).toString("base64url").replace(/^-/, "A");
   const format = new ManagedProcess({
     name: "kafka-storage-format",
     ...java(
@@ -176,7 +184,12 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaBroker> {
   const bootstrap = `127.0.0.1:${plainPort}`;
   const timeout = opts.readyTimeoutMs ?? 90_000;
   try {
-    await waitUntilReady(proc, "answering metadata requests", () => metadataReady(bootstrap), timeout);
+    await waitUntilReady(
+      proc,
+      "answering metadata requests",
+      () => metadataReady(bootstrap),
+      timeout,
+    );
     if (saslSsl) {
       const s = saslSsl;
       await waitUntilReady(

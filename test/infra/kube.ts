@@ -2,12 +2,13 @@
 // etcd and kube-apiserver on free loopback ports, a generated CA, serving and admin client
 // certificates, a service-account signing key and issuer, RBAC authorization. No kubelet, no
 // controller-manager: pods stay Pending and tests write pod status themselves.
-import { request } from "node:https";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+
 import { generateKeyPairSync } from "node:crypto";
-import { CertificateAuthority, type Issued } from "./pki.ts";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { CertificateAuthority, type KeyPairPem } from "./pki.ts";
 import { ComponentError, freePort, ManagedProcess, waitUntilReady } from "./process.ts";
 
 export interface KubeOptions {
@@ -37,15 +38,23 @@ export interface KubeControlPlane {
   stop(): Promise<void>;
 }
 
-export function kubeconfigJson(server: string, caPem: string, user: Record<string, string>): string {
+export function kubeconfigJson(
+  server: string,
+  caPem: string,
+  user: Record<string, string>,
+): string {
   const b64 = (s: string) => Buffer.from(s).toString("base64");
   return JSON.stringify(
     {
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "auditready-test", cluster: { server, "certificate-authority-data": b64(caPem) } }],
+      clusters: [
+        { name: "auditready-test", cluster: { server, "certificate-authority-data": b64(caPem) } },
+      ],
       users: [{ name: "user", user }],
-      contexts: [{ name: "auditready-test", context: { cluster: "auditready-test", user: "user" } }],
+      contexts: [
+        { name: "auditready-test", context: { cluster: "auditready-test", user: "user" } },
+      ],
       "current-context": "auditready-test",
     },
     null,
@@ -55,7 +64,7 @@ export function kubeconfigJson(server: string, caPem: string, user: Record<strin
 
 interface HttpsAuth {
   caPem: string;
-  client: Issued;
+  client: KeyPairPem;
 }
 
 /** One HTTPS request to the API server as the admin; resolves with status and body. */
@@ -137,7 +146,11 @@ export async function startKube(opts: KubeOptions): Promise<KubeControlPlane> {
     ipAddresses: ["127.0.0.1", "10.0.0.1"],
     usage: "server",
   });
-  const admin = ca.issue({ commonName: "admin", organizations: ["system:masters"], usage: "client" });
+  const admin = ca.issue({
+    commonName: "admin",
+    organizations: ["system:masters"],
+    usage: "client",
+  });
   const saKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const files = {
     ca: join(certDir, "ca.crt"),
@@ -149,7 +162,9 @@ export async function startKube(opts: KubeOptions): Promise<KubeControlPlane> {
   writeFileSync(files.ca, ca.certPem);
   writeFileSync(files.servingCert, serving.certPem);
   writeFileSync(files.servingKey, serving.keyPem, { mode: 0o600 });
-  writeFileSync(files.saKey, saKey.privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  writeFileSync(files.saKey, saKey.privateKey.export({ type: "pkcs8", format: "pem" }), {
+    mode: 0o600,
+  });
   writeFileSync(files.saPub, saKey.publicKey.export({ type: "spki", format: "pem" }));
 
   const etcd = await startEtcd(opts.etcd, workDir, timeoutMs);
@@ -195,7 +210,8 @@ export async function startKube(opts: KubeOptions): Promise<KubeControlPlane> {
       "/readyz ok and namespace default present",
       async () => {
         const ready = await apiRequest(server, auth, "GET", "/readyz");
-        if (ready.status !== 200) throw new Error(`/readyz ${ready.status}: ${ready.body.slice(-300)}`);
+        if (ready.status !== 200)
+          throw new Error(`/readyz ${ready.status}: ${ready.body.slice(-300)}`);
         const ns = await apiRequest(server, auth, "GET", "/api/v1/namespaces/default");
         return ns.status === 200 ? true : undefined;
       },
@@ -225,26 +241,51 @@ export async function startKube(opts: KubeOptions): Promise<KubeControlPlane> {
     etcdLogFile: etcd.proc.logFile,
     pids: [apiserver.pid, etcd.proc.pid],
     kubeconfigForServiceAccount: (namespace, name) =>
-      serviceAccountKubeconfig({ server, auth, workDir, namespace, name }),
+      serviceAccountKubeconfig(kubeconfigPath, namespace, name),
     stop,
   };
 }
 
-async function serviceAccountKubeconfig(a: {
-  server: string;
-  auth: HttpsAuth;
-  workDir: string;
-  namespace: string;
-  name: string;
-}): Promise<string> {
-  const { server, auth, namespace, name } = a;
+interface AdminKubeconfig {
+  clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
+  users: { user: { "client-certificate-data": string; "client-key-data": string } }[];
+}
+
+/**
+ * Writes, next to the admin kubeconfig, one that authenticates as the ServiceAccount
+ * `namespace/name` with a real token from the TokenRequest API (namespace and ServiceAccount are
+ * created if missing). RBAC then authorizes its requests as it would the operator's in a cluster.
+ */
+export async function serviceAccountKubeconfig(
+  adminKubeconfigPath: string,
+  namespace: string,
+  name: string,
+): Promise<string> {
+  const admin = JSON.parse(readFileSync(adminKubeconfigPath, "utf8")) as AdminKubeconfig;
+  const cluster = admin.clusters[0]?.cluster;
+  const user = admin.users[0]?.user;
+  if (!cluster || !user)
+    throw new ComponentError(`${adminKubeconfigPath}: not an admin kubeconfig written by kube.ts`);
+  const unb64 = (s: string) => Buffer.from(s, "base64").toString();
+  const server = cluster.server;
+  const auth: HttpsAuth = {
+    caPem: unb64(cluster["certificate-authority-data"]),
+    client: {
+      certPem: unb64(user["client-certificate-data"]),
+      keyPem: unb64(user["client-key-data"]),
+    },
+  };
   const ensure = async (path: string, body: unknown) => {
     const res = await apiRequest(server, auth, "POST", path, body);
     if (res.status !== 201 && res.status !== 409) {
       throw new ComponentError(`POST ${path}: ${res.status} ${res.body}`);
     }
   };
-  await ensure("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+  await ensure("/api/v1/namespaces", {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: namespace },
+  });
   await ensure(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
     apiVersion: "v1",
     kind: "ServiceAccount",
@@ -255,11 +296,16 @@ async function serviceAccountKubeconfig(a: {
     auth,
     "POST",
     `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-    { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 86_400 } },
+    {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { expirationSeconds: 86_400 },
+    },
   );
-  if (res.status !== 201) throw new ComponentError(`TokenRequest for ${namespace}/${name}: ${res.status} ${res.body}`);
+  if (res.status !== 201)
+    throw new ComponentError(`TokenRequest for ${namespace}/${name}: ${res.status} ${res.body}`);
   const token = (JSON.parse(res.body) as { status: { token: string } }).status.token;
-  const path = join(a.workDir, `sa-${namespace}-${name}.kubeconfig`);
+  const path = join(dirname(adminKubeconfigPath), `sa-${namespace}-${name}.kubeconfig`);
   writeFileSync(path, kubeconfigJson(server, auth.caPem, { token }), { mode: 0o600 });
   return path;
 }

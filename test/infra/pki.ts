@@ -3,7 +3,13 @@
 // Node can sign but cannot build certificates, and the usual libraries pull in a global
 // reflect polyfill; a certificate is a few DER structures, so they are built here.
 // Keys are ECDSA P-256, signatures ecdsa-with-SHA256: accepted by Go, Java and OpenSSL.
-import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+} from "node:crypto";
 import { isIP } from "node:net";
 
 export interface KeyPairPem {
@@ -52,7 +58,8 @@ function oid(dotted: string): Buffer {
   const body: number[] = [a * 40 + b];
   for (const p of rest) {
     const chunk: number[] = [p & 0x7f];
-    for (let v = Math.floor(p / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift(0x80 | (v & 0x7f));
+    for (let v = Math.floor(p / 128); v > 0; v = Math.floor(v / 128))
+      chunk.unshift(0x80 | (v & 0x7f));
     body.push(...chunk);
   }
   return der(0x06, Buffer.from(body));
@@ -127,7 +134,9 @@ interface Draft {
 
 function build(d: Draft): string {
   const now = Date.now();
-  const serial = Buffer.from(createHash("sha256").update(`${now}${Math.random()}`).digest().subarray(0, 16));
+  const serial = Buffer.from(
+    createHash("sha256").update(`${now}${Math.random()}`).digest().subarray(0, 16),
+  );
   serial[0] = (serial[0] ?? 0) & 0x7f;
   const spki = createPublicKey(d.subjectKey).export({ type: "spki", format: "der" });
   const tbs = seq(

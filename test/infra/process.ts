@@ -2,7 +2,7 @@
 // never outlive the run that started them. Each runs in its own process group with its output
 // in a log file; a detached watchdog kills the group when the owner process is gone, so even a
 // SIGKILLed test runner leaves nothing behind. stop() is the graceful path.
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
@@ -26,6 +26,7 @@ export class ManagedProcess {
   /** Resolves with the exit code (or signal name) when the process ends. */
   readonly exited: Promise<string>;
   private exitedWith: string | undefined;
+  private readonly watchdog: ChildProcess;
 
   constructor(spec: ProcessSpec) {
     this.name = spec.name;
@@ -38,7 +39,8 @@ export class ManagedProcess {
       stdio: ["ignore", log, log],
     });
     closeSync(log);
-    if (child.pid === undefined) throw new ComponentError(`${spec.name}: could not start ${spec.command}`);
+    if (child.pid === undefined)
+      throw new ComponentError(`${spec.name}: could not start ${spec.command}`);
     this.pid = child.pid;
     this.exited = new Promise((resolve) => {
       child.on("error", (err) => {
@@ -51,7 +53,7 @@ export class ManagedProcess {
       });
     });
 
-    startWatchdog(process.pid, this.pid);
+    this.watchdog = startWatchdog(process.pid, this.pid);
   }
 
   get running(): boolean {
@@ -70,12 +72,16 @@ export class ManagedProcess {
 
   /** SIGTERM to the process group, SIGKILL after graceMs. */
   async stop(graceMs = 15_000): Promise<void> {
-    if (!this.running) return;
+    if (!this.running) {
+      this.watchdog.kill("SIGKILL");
+      return;
+    }
     signalGroup(this.pid, "SIGTERM");
     const timer = setTimeout(() => signalGroup(this.pid, "SIGKILL"), graceMs);
     await this.exited;
     clearTimeout(timer);
     signalGroup(this.pid, "SIGKILL"); // children the leader left behind, if any
+    this.watchdog.kill("SIGKILL");
   }
 }
 
@@ -87,10 +93,13 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function startWatchdog(owner: number, pid: number): void {
+function startWatchdog(owner: number, pid: number): ChildProcess {
   const script = `while kill -0 ${owner} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done
-kill -TERM -- -${pid} 2>/dev/null; sleep 10; kill -KILL -- -${pid} 2>/dev/null; exit 0`;
-  spawn("bash", ["-c", script], { detached: true, stdio: "ignore" }).unref();
+for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -${pid} 2>/dev/null || exit 0; kill -TERM -- -${pid} 2>/dev/null; sleep 1; done
+kill -KILL -- -${pid} 2>/dev/null; exit 0`;
+  const watchdog = spawn("bash", ["-c", script], { detached: true, stdio: "ignore" });
+  watchdog.unref();
+  return watchdog;
 }
 
 /** Waits until check() returns a value, failing early with the log if the process dies. */

@@ -28,7 +28,8 @@ function runScript(relativePath: string): Promise<string> {
     child.on("exit", (code) => {
       const path = out.trim().split("\n").pop() ?? "";
       if (code === 0 && path) resolve(path);
-      else reject(new ComponentError(`${relativePath} failed (exit ${code}); see its output above`));
+      else
+        reject(new ComponentError(`${relativePath} failed (exit ${code}); see its output above`));
     });
   });
 }

@@ -4,6 +4,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../env.sh
 source "$here/../env.sh"
+need go "to build the test components from the Go module proxy (Go >= 1.21)"
 version=$(sed -n "s|^\s*go.etcd.io/etcd/server/v3 \(v[0-9.]*\).*|\1|p" "$here/go.mod" | head -1)
 [ -n "$version" ] || { echo "etcd/build.sh: no go.etcd.io/etcd/server/v3 version in go.mod" >&2; exit 1; }
 out="$AUDITREADY_CACHE/etcd-$version/bin/etcd"

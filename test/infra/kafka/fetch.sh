@@ -6,6 +6,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../env.sh
 source "$here/../env.sh"
+need java "to run the test Kafka broker (JDK >= 17)"
+need mvn "to resolve Apache Kafka from Maven Central (Maven >= 3.6)"
 version=$(sed -n 's|.*<kafka.version>\(.*\)</kafka.version>.*|\1|p' "$here/pom.xml")
 dir="$AUDITREADY_CACHE/kafka-$version"
 if [ ! -f "$dir/.complete" ]; then

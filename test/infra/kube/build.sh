@@ -6,6 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../env.sh
 source "$here/../env.sh"
+need go "to build the test components from the Go module proxy (Go >= 1.21)"
 version=$(sed -n "s|^require k8s.io/kubernetes \(v[0-9.]*\).*|\1|p" "$here/go.mod")
 [ -n "$version" ] || { echo "kube/build.sh: no k8s.io/kubernetes version in go.mod" >&2; exit 1; }
 bin="$AUDITREADY_CACHE/kube-$version/bin"

@@ -9,6 +9,7 @@ version=${1:?usage: pin.sh v1.MINOR.PATCH}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../env.sh
 source "$here/../env.sh"
+need go "to build the test components from the Go module proxy (Go >= 1.21)"
 staging_version="v0.${version#v1.}"
 
 cd "$here"

@@ -1,0 +1,33 @@
+// How integration tests find the real components the global setup started: through env, so
+// that child processes the tests start (a sidecar, the operator, kubectl) inherit them too.
+// A missing variable is an error that says why, never a reason to skip.
+
+export const ENV = {
+  kafkaBootstrap: "AUDITREADY_KAFKA_BOOTSTRAP",
+  kafkaSaslSslBootstrap: "AUDITREADY_KAFKA_SASL_SSL_BOOTSTRAP",
+  kafkaSaslUsername: "AUDITREADY_KAFKA_SASL_USERNAME",
+  kafkaSaslPassword: "AUDITREADY_KAFKA_SASL_PASSWORD",
+  kafkaCaFile: "AUDITREADY_KAFKA_CA_FILE",
+  kafkaLog: "AUDITREADY_KAFKA_LOG",
+  kafkaPid: "AUDITREADY_KAFKA_PID",
+  kafkaLibs: "AUDITREADY_KAFKA_LIBS",
+  kubeServer: "AUDITREADY_KUBE_SERVER",
+  kubeconfig: "AUDITREADY_KUBECONFIG",
+  kubeApiserverLog: "AUDITREADY_KUBE_APISERVER_LOG",
+  kubeApiserverPid: "AUDITREADY_KUBE_APISERVER_PID",
+  kubectl: "AUDITREADY_KUBECTL",
+  helm: "AUDITREADY_HELM",
+} as const;
+
+export type EndpointName = keyof typeof ENV;
+
+export function endpoint(name: EndpointName): string {
+  const variable = ENV[name];
+  const value = process.env[variable];
+  if (!value) {
+    throw new Error(
+      `${variable} is not set: integration tests run under test/infra/global-setup.ts, which starts the real Kafka and kube-apiserver (run them with npm run test:integration)`,
+    );
+  }
+  return value;
+}

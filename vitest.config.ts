@@ -1,0 +1,28 @@
+// Two projects: `unit` (pure logic, no processes, seconds) and `integration` (a real Apache
+// Kafka broker and a real kube-apiserver + etcd, started once per run by the global setup).
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["{entry,sidecar,operator,cli}/**/*.test.ts", "test/unit/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/infra/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Tests share one broker and one API server; isolation comes from unique
+          // topic and namespace names, not from separate components per file.
+          pool: "forks",
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,157 @@
+// The sidecar's configuration file: the contract between the operator (which renders it from an
+// AuditPolicy into a ConfigMap) and the sidecar (which validates it at start and on reload).
+// Defined once, here; both sides import it. Pod identity is not in the file: it comes from
+// downward-API env (see identity.ts) so one rendered file serves every pod of a policy.
+import { z } from "zod";
+import { NormalizeOptions } from "../../entry/normalize/options.ts";
+
+const filePath = z.string().min(1).startsWith("/", "must be an absolute path");
+
+export const KafkaTls = z
+  .object({
+    caFile: filePath
+      .optional()
+      .describe(
+        "PEM CA bundle that signed the brokers' certificates; the system roots when absent.",
+      ),
+    certFile: filePath.optional().describe("Client certificate (PEM) for mutual TLS."),
+    keyFile: filePath.optional().describe("Client private key (PEM) for mutual TLS."),
+    serverName: z
+      .string()
+      .optional()
+      .describe("TLS server name to verify, when it differs from the broker host."),
+  })
+  .strict()
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+    message: "certFile and keyFile go together",
+    path: ["keyFile"],
+  });
+
+export const KafkaSasl = z
+  .object({
+    mechanism: z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
+    usernameFile: filePath.describe("File holding the username (a mounted Secret key)."),
+    passwordFile: filePath.describe(
+      "File holding the password (a mounted Secret key); never logged.",
+    ),
+  })
+  .strict();
+
+export const KafkaSink = z
+  .object({
+    brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, "must be host:port")).min(1),
+    topic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, "must be a valid Kafka topic name"),
+    clientId: z.string().default("auditready-sidecar"),
+    tls: KafkaTls.optional(),
+    sasl: KafkaSasl.optional(),
+    compression: z.enum(["none", "gzip"]).default("gzip"),
+    batch: z
+      .object({
+        maxRecords: z.number().int().min(1).max(100_000).default(2_000),
+        maxBytes: z.number().int().min(1_024).default(1_048_576),
+        lingerMs: z.number().int().min(0).max(10_000).default(20),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const LedgerSink = z
+  .object({ path: filePath.describe("Append-only JSONL ledger that `auditready verify` reads.") })
+  .strict();
+
+export const SidecarConfig = z
+  .object({
+    version: z.literal(1),
+    policy: z
+      .object({
+        name: z.string().min(1),
+        namespace: z.string().min(1),
+        generation: z.number().int().min(1),
+      })
+      .strict()
+      .describe("The AuditPolicy this config was rendered from; copied into every record."),
+    sources: z
+      .array(
+        z
+          .object({
+            container: z.string().min(1).describe("The app container whose log this is."),
+            paths: z
+              .array(filePath)
+              .min(1)
+              .describe("Glob patterns of the access log files, as mounted in the sidecar."),
+          })
+          .strict(),
+      )
+      .min(1),
+    normalize: NormalizeOptions,
+    signing: z
+      .object({
+        mode: z
+          .enum(["seal", "entry"])
+          .default("seal")
+          .describe("seal: a signed checkpoint every N records or T ms; entry: every record."),
+        sealEvery: z
+          .object({
+            entries: z.number().int().min(1).max(1_000_000).default(1_000),
+            millis: z.number().int().min(10).max(3_600_000).default(1_000),
+          })
+          .strict()
+          .prefault({}),
+        heartbeatSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(3_600)
+          .default(30)
+          .describe("A signed heartbeat checkpoint this often when idle."),
+        policyKeyFile: filePath.describe(
+          "The policy's long-term Ed25519 private key (PKCS#8 PEM, a mounted Secret).",
+        ),
+      })
+      .strict(),
+    sink: z
+      .object({ kafka: KafkaSink.optional(), ledger: LedgerSink.optional() })
+      .strict()
+      .refine(
+        (s) => s.kafka !== undefined || s.ledger !== undefined,
+        "configure sink.kafka or sink.ledger",
+      ),
+    stateDir: filePath.describe(
+      "Where offsets, tree state and epochs are kept (the shared volume).",
+    ),
+    spool: z
+      .object({
+        dir: filePath.optional().describe("Defaults to <stateDir>/spool."),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1_048_576)
+          .default(256 * 1_048_576),
+      })
+      .strict()
+      .prefault({}),
+    tail: z
+      .object({
+        partialLineFlushMs: z
+          .number()
+          .int()
+          .min(10)
+          .default(5_000)
+          .describe("A last line without newline is taken after this long."),
+        pollMs: z.number().int().min(10).default(250),
+      })
+      .strict()
+      .prefault({}),
+    server: z
+      .object({
+        port: z.number().int().min(1).max(65_535).default(9_464),
+        host: z.string().default("0.0.0.0"),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type SidecarConfig = z.infer<typeof SidecarConfig>;
+export type SidecarConfigInput = z.input<typeof SidecarConfig>;

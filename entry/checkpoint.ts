@@ -1,0 +1,127 @@
+// Signed checkpoints in the shape of a C2SP signed note (c2sp.org/signed-note and
+// c2sp.org/tlog-checkpoint): origin line, tree size, base64 root hash, then extension lines
+// (`epoch`, `time`), a blank line, and one signature line per key:
+//   — <key name> base64(4-byte key hash || Ed25519 signature over the note body)
+// The key name is "auditready:<key id>", so a verifier finds the key without trusting the note.
+import { createHash } from "node:crypto";
+import { keyIdOf, type SigningKey, signBytes, verifyBytes } from "./keys.ts";
+
+export interface Checkpoint {
+  origin: string;
+  size: number;
+  root: Buffer;
+  epoch: number;
+  /** RFC 3339 UTC with milliseconds: when the sidecar signed it. */
+  time: string;
+}
+
+export interface NoteSignature {
+  name: string;
+  keyHash: Buffer;
+  signature: Buffer;
+}
+
+export interface ParsedNote {
+  checkpoint: Checkpoint;
+  body: string;
+  signatures: NoteSignature[];
+}
+
+export class NoteError extends Error {
+  override readonly name = "NoteError";
+}
+
+const EM_DASH = "\u2014";
+
+export function keyName(keyId: string): string {
+  return `auditready:${keyId}`;
+}
+
+/** C2SP key hash: SHA-256(name || "\n" || 0x01 || public key)[:4]. */
+export function noteKeyHash(name: string, publicKey: Uint8Array): Buffer {
+  return createHash("sha256")
+    .update(`${name}\n`)
+    .update(Buffer.from([1]))
+    .update(publicKey)
+    .digest()
+    .subarray(0, 4);
+}
+
+export function noteBody(c: Checkpoint): string {
+  if (/[\n\r]/.test(c.origin) || c.origin.length === 0)
+    throw new NoteError("origin must be one non-empty line");
+  return `${c.origin}\n${c.size}\n${c.root.toString("base64")}\nepoch ${c.epoch}\ntime ${c.time}\n`;
+}
+
+export function signNote(c: Checkpoint, keys: readonly SigningKey[]): string {
+  const body = noteBody(c);
+  const lines = keys.map((k) => {
+    const name = keyName(k.keyId);
+    const sig = signBytes(k, Buffer.from(body));
+    return `${EM_DASH} ${name} ${Buffer.concat([noteKeyHash(name, k.publicKey), sig]).toString("base64")}\n`;
+  });
+  return `${body}\n${lines.join("")}`;
+}
+
+export function parseNote(text: string): ParsedNote {
+  const split = text.indexOf("\n\n");
+  if (split < 0) throw new NoteError("no blank line between body and signatures");
+  const body = text.slice(0, split + 1);
+  const lines = body.slice(0, -1).split("\n");
+  const [origin, sizeText, rootText, epochLine, timeLine, ...rest] = lines;
+  if (!origin || !sizeText || !rootText || !epochLine || !timeLine || rest.length > 0) {
+    throw new NoteError("body must be origin, size, root, epoch and time lines");
+  }
+  if (!/^(0|[1-9]\d{0,15})$/.test(sizeText))
+    throw new NoteError(`bad size ${JSON.stringify(sizeText)}`);
+  const root = Buffer.from(rootText, "base64");
+  if (root.length !== 32 || root.toString("base64") !== rootText)
+    throw new NoteError("bad root hash");
+  const epoch = /^epoch (0|[1-9]\d{0,15})$/.exec(epochLine)?.[1];
+  const time = /^time (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$/.exec(timeLine)?.[1];
+  if (epoch === undefined || time === undefined) throw new NoteError("bad epoch or time line");
+  const sigText = text.slice(split + 2);
+  if (!sigText.endsWith("\n")) throw new NoteError("signature block must end with a newline");
+  const signatures = sigText
+    .slice(0, -1)
+    .split("\n")
+    .map((line) => {
+      const m = new RegExp(`^${EM_DASH} (\\S+) ([A-Za-z0-9+/=]+)$`).exec(line);
+      if (!m) throw new NoteError(`bad signature line ${JSON.stringify(line.slice(0, 80))}`);
+      const blob = Buffer.from(m[2] as string, "base64");
+      if (blob.length < 5) throw new NoteError("signature too short");
+      return { name: m[1] as string, keyHash: blob.subarray(0, 4), signature: blob.subarray(4) };
+    });
+  if (signatures.length === 0) throw new NoteError("no signatures");
+  return {
+    checkpoint: { origin, size: Number(sizeText), root, epoch: Number(epoch), time },
+    body,
+    signatures,
+  };
+}
+
+/** The key ids among `candidates` whose valid signature the note carries. */
+export function verifyNoteSignatures(
+  note: ParsedNote,
+  candidates: ReadonlyMap<string, Buffer>,
+): {
+  valid: string[];
+  invalid: string[];
+  unknown: string[];
+} {
+  const valid: string[] = [];
+  const invalid: string[] = [];
+  const unknown: string[] = [];
+  const body = Buffer.from(note.body);
+  for (const s of note.signatures) {
+    const keyId = s.name.startsWith("auditready:") ? s.name.slice("auditready:".length) : "";
+    const pub = candidates.get(keyId);
+    if (!pub || keyIdOf(pub) !== keyId) {
+      unknown.push(s.name);
+      continue;
+    }
+    const ok = s.keyHash.equals(noteKeyHash(s.name, pub)) && verifyBytes(pub, body, s.signature);
+    (ok ? valid : invalid).push(keyId);
+  }
+  return { valid, invalid, unknown };
+}

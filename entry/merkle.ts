@@ -1,0 +1,190 @@
+// RFC 6962 / RFC 9162 Merkle tree over a stream's records: leaf = SHA-256(0x00 || bytes),
+// node = SHA-256(0x01 || left || right). `seq` is the leaf index. A compact range (the roots of
+// the perfect subtrees covering [0, size), largest first) is all the state needed to append
+// and to compute the root, so the sidecar persists it and the verifier keeps its own.
+import { createHash } from "node:crypto";
+
+export type Hash = Buffer;
+
+const LEAF = Buffer.from([0]);
+const NODE = Buffer.from([1]);
+
+export function leafHash(bytes: Uint8Array): Hash {
+  return createHash("sha256").update(LEAF).update(bytes).digest();
+}
+
+export function nodeHash(left: Hash, right: Hash): Hash {
+  return createHash("sha256").update(NODE).update(left).update(right).digest();
+}
+
+export const EMPTY_ROOT: Hash = createHash("sha256").digest();
+
+/** Roots of the perfect subtrees that cover [0, size), from the largest (leftmost) down. */
+export class CompactRange {
+  size: number;
+  readonly hashes: Hash[];
+
+  constructor(size = 0, hashes: Hash[] = []) {
+    if (popcount(size) !== hashes.length) {
+      throw new Error(
+        `compact range: size ${size} needs ${popcount(size)} hashes, got ${hashes.length}`,
+      );
+    }
+    this.size = size;
+    this.hashes = hashes;
+  }
+
+  append(leaf: Hash): void {
+    let h = leaf;
+    // Merge with equal-sized subtrees: one per trailing 1 bit of size.
+    for (let s = this.size; s & 1; s = Math.floor(s / 2)) {
+      h = nodeHash(this.hashes.pop() as Hash, h);
+    }
+    this.hashes.push(h);
+    this.size++;
+  }
+
+  root(): Hash {
+    if (this.hashes.length === 0) return EMPTY_ROOT;
+    let h = this.hashes[this.hashes.length - 1] as Hash;
+    for (let i = this.hashes.length - 2; i >= 0; i--) h = nodeHash(this.hashes[i] as Hash, h);
+    return h;
+  }
+
+  clone(): CompactRange {
+    return new CompactRange(this.size, [...this.hashes]);
+  }
+
+  toJSON(): { size: number; hashes: string[] } {
+    return { size: this.size, hashes: this.hashes.map((h) => h.toString("base64")) };
+  }
+
+  static fromJSON(v: { size: number; hashes: string[] }): CompactRange {
+    return new CompactRange(
+      v.size,
+      v.hashes.map((h) => Buffer.from(h, "base64")),
+    );
+  }
+}
+
+function popcount(n: number): number {
+  let c = 0;
+  for (let v = n; v > 0; v = Math.floor(v / 2)) c += v & 1;
+  return c;
+}
+
+/** Root of leaves[lo, hi) per RFC 6962 (MTH). */
+export function rootOf(leaves: readonly Hash[], lo = 0, hi = leaves.length): Hash {
+  const n = hi - lo;
+  if (n === 0) return EMPTY_ROOT;
+  if (n === 1) return leaves[lo] as Hash;
+  const k = largestPowerOfTwoBelow(n);
+  return nodeHash(rootOf(leaves, lo, lo + k), rootOf(leaves, lo + k, hi));
+}
+
+function largestPowerOfTwoBelow(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** RFC 9162 2.1.3.1: the audit path of leaf m in the tree of leaves[0, n). */
+export function inclusionProof(leaves: readonly Hash[], m: number, n = leaves.length): Hash[] {
+  if (m < 0 || m >= n || n > leaves.length)
+    throw new RangeError(`inclusion proof: leaf ${m} of ${n}`);
+  const path = (lo: number, hi: number, idx: number): Hash[] => {
+    if (hi - lo <= 1) return [];
+    const k = largestPowerOfTwoBelow(hi - lo);
+    return idx < k
+      ? [...path(lo, lo + k, idx), rootOf(leaves, lo + k, hi)]
+      : [...path(lo + k, hi, idx - k), rootOf(leaves, lo, lo + k)];
+  };
+  return path(0, n, m);
+}
+
+/** RFC 9162 2.1.3.2: verifies that `leaf` is leaf `index` of a tree of `size` with `root`. */
+export function verifyInclusion(
+  leaf: Hash,
+  index: number,
+  size: number,
+  proof: readonly Hash[],
+  root: Hash,
+): boolean {
+  if (index >= size) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (fn & 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (!(fn & 1)) {
+        while (fn !== 0 && !(fn & 1)) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && r.equals(root);
+}
+
+/** RFC 9162 2.1.4.1: proof that the tree of size m is a prefix of the tree of size n. */
+export function consistencyProof(leaves: readonly Hash[], m: number, n = leaves.length): Hash[] {
+  if (m < 1 || m > n || n > leaves.length) throw new RangeError(`consistency proof: ${m} of ${n}`);
+  const subproof = (mm: number, lo: number, hi: number, complete: boolean): Hash[] => {
+    const size = hi - lo;
+    if (mm === size) return complete ? [] : [rootOf(leaves, lo, hi)];
+    const k = largestPowerOfTwoBelow(size);
+    return mm <= k
+      ? [...subproof(mm, lo, lo + k, complete), rootOf(leaves, lo + k, hi)]
+      : [...subproof(mm - k, lo + k, hi, false), rootOf(leaves, lo, lo + k)];
+  };
+  return subproof(m, 0, n, true);
+}
+
+/** RFC 9162 2.1.4.2. */
+export function verifyConsistency(
+  m: number,
+  n: number,
+  oldRoot: Hash,
+  newRoot: Hash,
+  proof: readonly Hash[],
+): boolean {
+  if (m < 1 || m > n) return false;
+  if (m === n) return proof.length === 0 && oldRoot.equals(newRoot);
+  const path = [...proof];
+  // If m is an exact power of two, the old root is the first node of the path.
+  if (Number.isInteger(Math.log2(m))) path.unshift(oldRoot);
+  let fn = m - 1;
+  let sn = n - 1;
+  while (fn & 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0];
+  let sr = path[0];
+  if (!fr || !sr) return false;
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn & 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      if (!(fn & 1)) {
+        while (fn !== 0 && !(fn & 1)) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && fr.equals(oldRoot) && sr.equals(newRoot);
+}

@@ -1,0 +1,273 @@
+// The sealer of one stream (one origin): turns events into leaf records, keeps the Merkle tree's
+// compact range and the hash chain, and emits a signed checkpoint every N records or T ms, a
+// heartbeat when idle, key rotations and epoch boundaries. Pure: the clock and key generation
+// are injected, the caller publishes what it emits and persists `state()` once the checkpoint
+// that state belongs to is acknowledged.
+import { canonicalBytes } from "./canonical.ts";
+import { signNote } from "./checkpoint.ts";
+import { generateSigningKey, type SigningKey, signBytes } from "./keys.ts";
+import { CompactRange, leafHash } from "./merkle.ts";
+import type { AuditEvent, CheckpointMessage, KeyCert } from "./record.ts";
+
+export interface SealPolicy {
+  /** Checkpoint after this many leaves (1 = a signature per record). */
+  entries: number;
+  /** ...or when the oldest unsealed leaf is this old. */
+  millis: number;
+  /** Heartbeat leaf + checkpoint after this long without one. */
+  heartbeatMs: number;
+}
+
+export interface SealerOptions {
+  origin: string;
+  policyKey: SigningKey;
+  seal: SealPolicy;
+  /** Milliseconds since the Unix epoch. */
+  now: () => number;
+  newKey?: () => SigningKey;
+}
+
+/** What the caller persists after the checkpoint it names was acknowledged. */
+export interface StreamState {
+  v: 1;
+  origin: string;
+  epoch: number;
+  range: { size: number; hashes: string[] };
+  prev: string | null;
+  checkpoint: string;
+}
+
+export interface Emitted {
+  kind: "leaf" | "checkpoint";
+  type: string;
+  /** The Kafka key: the stream's origin. */
+  key: string;
+  value: Buffer;
+  /** Leaf index for leaves; tree size for checkpoints. */
+  seq: number;
+}
+
+export type GapInfo = {
+  reason: "truncated" | "inode-reused" | "deleted-unread" | "spool-overflow" | "line-unreadable";
+  file: string;
+  lostFrom: number;
+  lostTo: number;
+  detail?: string;
+};
+
+export class SealerClosedError extends Error {
+  override readonly name = "SealerClosedError";
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function certifyKey(
+  policyKey: SigningKey,
+  key: SigningKey,
+  origin: string,
+  epoch: number,
+  since: string,
+): KeyCert {
+  const body = {
+    key: key.publicKey.toString("base64"),
+    keyId: key.keyId,
+    origin,
+    epoch,
+    since,
+    policyKeyId: policyKey.keyId,
+  };
+  return { ...body, sig: signBytes(policyKey, canonicalBytes(body)).toString("base64") };
+}
+
+export class StreamSealer {
+  readonly origin: string;
+  readonly epoch: number;
+  private readonly opts: SealerOptions;
+  private readonly range: CompactRange;
+  private prev: string | null;
+  private key: SigningKey;
+  private cert: KeyCert;
+  private pending = 0;
+  private pendingSince = 0;
+  private lastCheckpointAt = 0;
+  private saved: StreamState;
+  private closed = false;
+
+  private constructor(opts: SealerOptions, saved: StreamState | null) {
+    if (/[\n\r]/.test(opts.origin)) throw new Error("origin must be a single line");
+    if (saved && saved.origin !== opts.origin) {
+      throw new Error(`saved state is for ${saved.origin}, not ${opts.origin}`);
+    }
+    this.opts = opts;
+    this.origin = opts.origin;
+    // Linked epochs count up; an unlinked one (no saved state) takes the time in ms, so it
+    // still sorts after any epoch this stream had before its state was lost.
+    this.epoch = saved ? saved.epoch + 1 : opts.now();
+    this.range = saved ? CompactRange.fromJSON(saved.range) : new CompactRange();
+    this.prev = saved?.prev ?? null;
+    this.key = (opts.newKey ?? generateSigningKey)();
+    this.cert = certifyKey(opts.policyKey, this.key, this.origin, this.epoch, iso(opts.now()));
+    this.saved = saved ?? {
+      v: 1,
+      origin: this.origin,
+      epoch: this.epoch,
+      range: { size: 0, hashes: [] },
+      prev: null,
+      checkpoint: "",
+    };
+  }
+
+  /**
+   * Starts an epoch: continues the tree of `saved` (linking to its checkpoint) or starts a new
+   * one. Returns the sealer and what to publish first: `epoch-start` and its checkpoint.
+   */
+  static open(
+    opts: SealerOptions,
+    saved: StreamState | null,
+  ): { sealer: StreamSealer; out: Emitted[] } {
+    const sealer = new StreamSealer(opts, saved);
+    const out = [
+      sealer.leaf("epoch-start", {
+        time: sealer.cert.since,
+        cert: sealer.cert,
+        heartbeatMs: opts.seal.heartbeatMs,
+        link: saved ? { epoch: saved.epoch, checkpoint: saved.checkpoint } : null,
+      }),
+      sealer.checkpoint(),
+    ];
+    return { sealer, out };
+  }
+
+  get size(): number {
+    return this.range.size;
+  }
+
+  get keyId(): string {
+    return this.key.keyId;
+  }
+
+  /** A `log` leaf, and a checkpoint when the entry count is reached. */
+  appendLog(event: AuditEvent): Emitted[] {
+    const out = [this.leaf("log", { event })];
+    return this.afterLeaf(out);
+  }
+
+  /** A signed statement that data was lost, and why. Sealed at once: loss is news. */
+  appendGap(gap: GapInfo): Emitted[] {
+    return [this.leaf("gap", { time: iso(this.opts.now()), ...gap }), this.checkpoint()];
+  }
+
+  /** Call regularly: seals by age and writes heartbeats when idle. */
+  tick(): Emitted[] {
+    const now = this.opts.now();
+    if (this.closed) return [];
+    if (this.pending > 0 && now - this.pendingSince >= this.opts.seal.millis)
+      return [this.checkpoint()];
+    if (this.pending === 0 && now - this.lastCheckpointAt >= this.opts.seal.heartbeatMs) {
+      return [this.leaf("heartbeat", { time: iso(now) }), this.checkpoint()];
+    }
+    return [];
+  }
+
+  /** Seals whatever is pending now (before a planned stop, or when asked). */
+  flush(): Emitted[] {
+    return this.pending > 0 ? [this.checkpoint()] : [];
+  }
+
+  /**
+   * Rotates the epoch key: the `key-rotate` leaf and everything before it are sealed with the
+   * old key; leaves after it belong to the new key.
+   */
+  rotateKey(): Emitted[] {
+    const next = (this.opts.newKey ?? generateSigningKey)();
+    const cert = certifyKey(
+      this.opts.policyKey,
+      next,
+      this.origin,
+      this.epoch,
+      iso(this.opts.now()),
+    );
+    const out = [this.leaf("key-rotate", { time: cert.since, cert }), this.checkpoint()];
+    this.key = next;
+    this.cert = cert;
+    return out;
+  }
+
+  /** Ends the epoch cleanly: `epoch-end` and a final checkpoint. The sealer is closed after. */
+  end(reason: string): Emitted[] {
+    const out = [this.leaf("epoch-end", { time: iso(this.opts.now()), reason }), this.checkpoint()];
+    this.closed = true;
+    return out;
+  }
+
+  /** The state as of the last checkpoint: persist it once that checkpoint is acknowledged. */
+  state(): StreamState {
+    return this.saved;
+  }
+
+  private afterLeaf(out: Emitted[]): Emitted[] {
+    if (this.pending >= this.opts.seal.entries) out.push(this.checkpoint());
+    return out;
+  }
+
+  private leaf(type: string, body: Record<string, unknown>): Emitted {
+    if (this.closed)
+      throw new SealerClosedError(`stream ${this.origin} epoch ${this.epoch} has ended`);
+    const seq = this.range.size;
+    const value = canonicalBytes({
+      v: 1,
+      origin: this.origin,
+      epoch: this.epoch,
+      seq,
+      prev: this.prev,
+      type,
+      ...body,
+    });
+    const h = leafHash(value);
+    this.range.append(h);
+    this.prev = h.toString("hex");
+    if (this.pending++ === 0) this.pendingSince = this.opts.now();
+    return { kind: "leaf", type, key: this.origin, value, seq };
+  }
+
+  private checkpoint(): Emitted {
+    const now = this.opts.now();
+    const note = signNote(
+      {
+        origin: this.origin,
+        size: this.range.size,
+        root: this.range.root(),
+        epoch: this.epoch,
+        time: iso(now),
+      },
+      [this.key],
+    );
+    const range = this.range.toJSON();
+    const message: CheckpointMessage = {
+      v: 1,
+      type: "checkpoint",
+      origin: this.origin,
+      epoch: this.epoch,
+      note,
+      cert: this.cert,
+      range,
+    };
+    this.pending = 0;
+    this.lastCheckpointAt = now;
+    this.saved = {
+      v: 1,
+      origin: this.origin,
+      epoch: this.epoch,
+      range,
+      prev: this.prev,
+      checkpoint: note,
+    };
+    return {
+      kind: "checkpoint",
+      type: "checkpoint",
+      key: this.origin,
+      value: canonicalBytes(message),
+      seq: range.size,
+    };
+  }
+}

@@ -1,0 +1,184 @@
+// First pass of verification: each message is checked on its own (size, depth, UTF-8, canonical
+// bytes, schema, origin against the Kafka key) and filed under its stream. Only what passes is
+// kept, as compact facts (hashes and the few fields the stream checks need), so memory grows
+// with the number of records, not their size.
+import { CanonicalError, type Json, type ParseLimits, parseCanonical } from "../canonical.ts";
+import { leafHash } from "../merkle.ts";
+import { CheckpointMessage, type KeyCert, LeafRecord, type LeafType } from "../record.ts";
+import { type Finding, finding } from "./findings.ts";
+
+export interface InputMessage {
+  /** The Kafka message key; absent for a ledger file, where the record's origin is its stream. */
+  key?: string | undefined;
+  value: Uint8Array;
+  /** Where it came from, for findings: "partition 0 offset 17", "line 5". */
+  position: string;
+}
+
+export interface LeafFact {
+  seq: number;
+  epoch: number;
+  type: LeafType;
+  hash: Buffer;
+  prev: string | null;
+  arrival: number;
+  position: string;
+  /** epoch-start / key-rotate */
+  cert?: KeyCert;
+  heartbeatMs?: number;
+  link?: { epoch: number; checkpoint: string } | null;
+  time?: string;
+  /** log: where the line came from, to recognise a source read twice. */
+  source?: string;
+  eventTime?: string;
+  gap?: { reason: string; file: string; lostFrom: number; lostTo: number };
+}
+
+export interface CheckpointFact {
+  epoch: number;
+  note: string;
+  cert: KeyCert;
+  range: { size: number; hashes: string[] };
+  arrival: number;
+  position: string;
+}
+
+export interface StreamFacts {
+  origin: string;
+  leaves: LeafFact[];
+  checkpoints: CheckpointFact[];
+}
+
+export class Ingest {
+  readonly streams = new Map<string, StreamFacts>();
+  readonly findings: Finding[] = [];
+  private arrival = 0;
+  private readonly limits: ParseLimits;
+
+  constructor(limits: ParseLimits) {
+    this.limits = limits;
+  }
+
+  add(msg: InputMessage): void {
+    const arrival = this.arrival++;
+    let value: Json;
+    try {
+      value = parseCanonical(msg.value, this.limits);
+    } catch (err) {
+      const kind = err instanceof CanonicalError ? err.kind : "not-json";
+      const code = kind === "not-canonical" ? "NON_CANONICAL" : "BAD_FORMAT";
+      this.findings.push(
+        finding(code, `${(err as Error).message}`, { position: msg.position, ...originOf(msg) }),
+      );
+      return;
+    }
+    const type =
+      typeof value === "object" && value !== null && !Array.isArray(value) ? value.type : undefined;
+    if (type === "checkpoint") this.addCheckpoint(msg, value, arrival);
+    else this.addLeaf(msg, value, arrival);
+  }
+
+  private stream(origin: string): StreamFacts {
+    let s = this.streams.get(origin);
+    if (!s) {
+      s = { origin, leaves: [], checkpoints: [] };
+      this.streams.set(origin, s);
+    }
+    return s;
+  }
+
+  private originMatches(msg: InputMessage, origin: string): boolean {
+    if (msg.key === undefined || msg.key === origin) return true;
+    this.findings.push(
+      finding("WRONG_ORIGIN", `record of ${origin} published under the key of ${msg.key}`, {
+        origin: msg.key,
+        position: msg.position,
+      }),
+    );
+    return false;
+  }
+
+  private addLeaf(msg: InputMessage, value: Json, arrival: number): void {
+    const parsed = LeafRecord.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      this.findings.push(
+        finding(
+          "BAD_FORMAT",
+          `not a record: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+          {
+            position: msg.position,
+            ...originOf(msg),
+          },
+        ),
+      );
+      return;
+    }
+    const r = parsed.data;
+    if (!this.originMatches(msg, r.origin)) return;
+    const fact: LeafFact = {
+      seq: r.seq,
+      epoch: r.epoch,
+      type: r.type,
+      hash: leafHash(msg.value),
+      prev: r.prev,
+      arrival,
+      position: msg.position,
+    };
+    switch (r.type) {
+      case "log":
+        fact.source = `${r.event.source.file}\u0000${r.event.source.offset}\u0000${r.event.source.lineHash}`;
+        if (r.event.when.time) fact.eventTime = r.event.when.time;
+        break;
+      case "epoch-start":
+        fact.cert = r.cert;
+        fact.heartbeatMs = r.heartbeatMs;
+        fact.link = r.link;
+        fact.time = r.time;
+        break;
+      case "key-rotate":
+        fact.cert = r.cert;
+        fact.time = r.time;
+        break;
+      case "gap":
+        fact.gap = { reason: r.reason, file: r.file, lostFrom: r.lostFrom, lostTo: r.lostTo };
+        fact.time = r.time;
+        break;
+      default:
+        fact.time = r.time;
+    }
+    this.stream(r.origin).leaves.push(fact);
+  }
+
+  private addCheckpoint(msg: InputMessage, value: Json, arrival: number): void {
+    const parsed = CheckpointMessage.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      this.findings.push(
+        finding(
+          "BAD_FORMAT",
+          `not a checkpoint: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+          {
+            position: msg.position,
+            ...originOf(msg),
+          },
+        ),
+      );
+      return;
+    }
+    const c = parsed.data;
+    if (!this.originMatches(msg, c.origin)) return;
+    this.stream(c.origin).checkpoints.push({
+      epoch: c.epoch,
+      note: c.note,
+      cert: c.cert,
+      range: c.range,
+      arrival,
+      position: msg.position,
+    });
+  }
+}
+
+function originOf(msg: InputMessage): { origin?: string } {
+  return msg.key === undefined ? {} : { origin: msg.key };
+}

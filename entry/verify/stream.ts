@@ -1,0 +1,650 @@
+// Second pass: one stream (origin) at a time. Leaves are placed by epoch and seq (duplicates,
+// conflicts, superseded records of a crashed epoch), the tree is rebuilt from a trusted anchor,
+// every signed checkpoint is checked against the rebuilt roots and against each other, keys are
+// checked against the policy keys, and what remains unsealed, missing or silent is reported.
+import { canonicalBytes } from "../canonical.ts";
+import { type NoteError, parseNote, verifyNoteSignatures } from "../checkpoint.ts";
+import { keyIdOf, verifyBytes } from "../keys.ts";
+import { CompactRange, type Hash } from "../merkle.ts";
+import type { KeyCert } from "../record.ts";
+import { type Finding, type FindingCode, finding } from "./findings.ts";
+import type { CheckpointFact, LeafFact, StreamFacts } from "./ingest.ts";
+import type { TrustedTree } from "./trust.ts";
+
+export interface PolicyKey {
+  publicKey: Buffer;
+  notBefore?: number;
+  notAfter?: number;
+}
+
+export interface StreamContext {
+  policyKeys: ReadonlyMap<string, PolicyKey>;
+  /** For STALE; undefined turns the liveness check off. */
+  now: number | undefined;
+  graceMs: number;
+  trusted: readonly TrustedTree[];
+}
+
+export interface VerifiedRange {
+  epoch: number;
+  from: number;
+  to: number;
+  timeFrom?: string;
+  timeTo?: string;
+  unsealed: number;
+}
+
+export interface StreamResult {
+  origin: string;
+  findings: Finding[];
+  verified: VerifiedRange | null;
+  leaves: number;
+  checkpoints: number;
+  trees: TrustedTree[];
+}
+
+interface ValidCheckpoint {
+  size: number;
+  root: Buffer;
+  keyId: string;
+  time: string;
+  epoch: number;
+  fact: CheckpointFact;
+}
+
+interface EpochInfo {
+  epoch: number;
+  start?: LeafFact;
+  startSeq: number;
+  tree: number;
+  ended: boolean;
+}
+
+const ZERO: Hash = Buffer.alloc(32);
+const DEFAULT_HEARTBEAT_MS = 30_000;
+
+export function verifyStream(facts: StreamFacts, ctx: StreamContext): StreamResult {
+  return new StreamCheck(facts, ctx).run();
+}
+
+class StreamCheck {
+  private readonly origin: string;
+  private readonly facts: StreamFacts;
+  private readonly ctx: StreamContext;
+  private readonly findings: Finding[] = [];
+  /** Epoch keys whose certificate checked out, by key id, in the order they were introduced. */
+  private readonly keys = new Map<string, { key: Buffer; order: number }>();
+  private readonly certResults = new Map<string, boolean>();
+
+  constructor(facts: StreamFacts, ctx: StreamContext) {
+    this.origin = facts.origin;
+    this.facts = facts;
+    this.ctx = ctx;
+    for (const t of ctx.trusted) {
+      for (const [id, key] of Object.entries(t.keys))
+        this.keys.set(id, { key: Buffer.from(key, "base64"), order: -1 });
+    }
+  }
+
+  private report(
+    code: FindingCode,
+    message: string,
+    where: Omit<Finding, "code" | "level" | "message"> = {},
+  ) {
+    this.findings.push(finding(code, message, { origin: this.origin, ...where }));
+  }
+
+  run(): StreamResult {
+    const epochs = this.epochs();
+    const trees = new Map<number, EpochInfo[]>();
+    for (const e of epochs.values()) {
+      const list = trees.get(e.tree) ?? [];
+      list.push(e);
+      trees.set(e.tree, list);
+    }
+    const treeIds = [...trees.keys()].sort((a, b) => a - b);
+    if (
+      treeIds.length > 1 ||
+      (this.ctx.trusted.length > 0 && !this.ctx.trusted.some((t) => trees.has(t.genesis)))
+    ) {
+      for (const id of treeIds.slice(this.ctx.trusted.length > 0 ? 0 : 1)) {
+        const first = trees.get(id)?.[0];
+        if (
+          first?.start &&
+          first.start.link === null &&
+          !this.ctx.trusted.some((t) => t.genesis === id)
+        ) {
+          this.report(
+            "EPOCH_UNLINKED",
+            `epoch ${id} starts a new tree: the sidecar's saved state was lost`,
+            {
+              epoch: id,
+            },
+          );
+        }
+      }
+    }
+    const results = treeIds.map((id) => this.verifyTree(id, trees.get(id) ?? [], epochs));
+    const latest = results[results.length - 1];
+    return {
+      origin: this.origin,
+      findings: this.findings,
+      verified: latest?.verified ?? null,
+      leaves: this.facts.leaves.length,
+      checkpoints: this.facts.checkpoints.length,
+      trees: results.flatMap((r) => (r.trusted ? [r.trusted] : [])),
+    };
+  }
+
+  /** Epochs from epoch-start records and whatever epochs leaves and checkpoints name. */
+  private epochs(): Map<number, EpochInfo> {
+    const epochs = new Map<number, EpochInfo>();
+    const get = (epoch: number): EpochInfo => {
+      let e = epochs.get(epoch);
+      if (!e) {
+        e = { epoch, startSeq: Number.POSITIVE_INFINITY, tree: epoch, ended: false };
+        epochs.set(epoch, e);
+      }
+      return e;
+    };
+    for (const l of this.facts.leaves) {
+      const e = get(l.epoch);
+      if (l.type === "epoch-start" && !e.start) {
+        e.start = l;
+        e.startSeq = l.seq;
+      } else if (!e.start) e.startSeq = Math.min(e.startSeq, l.seq);
+    }
+    for (const c of this.facts.checkpoints) get(c.epoch);
+    const treeOf = (epoch: number, seen = new Set<number>()): number => {
+      const e = epochs.get(epoch);
+      const link = e?.start?.link;
+      if (!link || seen.has(epoch)) return epoch;
+      seen.add(epoch);
+      return treeOf(link.epoch, seen);
+    };
+    for (const e of epochs.values()) {
+      e.tree = treeOf(e.epoch);
+      const trusted = this.ctx.trusted.find((t) => t.epoch === e.tree);
+      if (trusted) e.tree = trusted.genesis;
+    }
+    return epochs;
+  }
+
+  private checkCert(cert: KeyCert, epoch: number, position: string): boolean {
+    const cached = this.certResults.get(cert.sig);
+    if (cached !== undefined) return cached;
+    const ok = this.certOk(cert, epoch, position);
+    this.certResults.set(cert.sig, ok);
+    if (ok && !this.keys.has(cert.keyId)) {
+      this.keys.set(cert.keyId, { key: Buffer.from(cert.key, "base64"), order: this.keys.size });
+    }
+    return ok;
+  }
+
+  private certOk(cert: KeyCert, epoch: number, position: string): boolean {
+    const where = { epoch, position };
+    const policy = this.ctx.policyKeys.get(cert.policyKeyId);
+    if (!policy) {
+      this.report(
+        "UNKNOWN_KEY",
+        `epoch key ${cert.keyId} is certified by ${cert.policyKeyId}, not a trusted policy key`,
+        where,
+      );
+      return false;
+    }
+    const { sig, ...body } = cert;
+    if (!verifyBytes(policy.publicKey, canonicalBytes(body), Buffer.from(sig, "base64"))) {
+      this.report(
+        "BAD_SIGNATURE",
+        `certificate of epoch key ${cert.keyId} does not verify with policy key ${cert.policyKeyId}`,
+        where,
+      );
+      return false;
+    }
+    if (keyIdOf(Buffer.from(cert.key, "base64")) !== cert.keyId || cert.epoch !== epoch) {
+      this.report("BAD_FORMAT", `certificate of ${cert.keyId} names another key or epoch`, where);
+      return false;
+    }
+    if (cert.origin !== this.origin) {
+      this.report("WRONG_ORIGIN", `key certified for ${cert.origin}`, where);
+      return false;
+    }
+    const since = Date.parse(cert.since);
+    if (
+      (policy.notBefore !== undefined && since < policy.notBefore) ||
+      (policy.notAfter !== undefined && since > policy.notAfter)
+    ) {
+      this.report(
+        "KEY_NOT_VALID",
+        `policy key ${cert.policyKeyId} was not valid at ${cert.since}`,
+        where,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  private checkpoints(epochs: readonly EpochInfo[]): ValidCheckpoint[] {
+    const inTree = new Set(epochs.map((e) => e.epoch));
+    const valid: ValidCheckpoint[] = [];
+    for (const c of this.facts.checkpoints) {
+      if (!inTree.has(c.epoch)) continue;
+      const where = { epoch: c.epoch, position: c.position };
+      let note: ReturnType<typeof parseNote>;
+      try {
+        note = parseNote(c.note);
+      } catch (err) {
+        this.report("BAD_FORMAT", `checkpoint note: ${(err as NoteError).message}`, where);
+        continue;
+      }
+      if (note.checkpoint.origin !== this.origin) {
+        this.report("WRONG_ORIGIN", `checkpoint of ${note.checkpoint.origin}`, where);
+        continue;
+      }
+      if (note.checkpoint.epoch !== c.epoch) {
+        this.report(
+          "BAD_FORMAT",
+          `checkpoint message of epoch ${c.epoch} carries a note of epoch ${note.checkpoint.epoch}`,
+          where,
+        );
+        continue;
+      }
+      this.checkCert(c.cert, c.epoch, c.position);
+      const candidates = new Map([...this.keys].map(([id, k]) => [id, k.key] as const));
+      const sigs = verifyNoteSignatures(note, candidates);
+      if (sigs.invalid.length > 0) {
+        this.report(
+          "BAD_SIGNATURE",
+          `checkpoint at size ${note.checkpoint.size}: bad signature by ${sigs.invalid.join(", ")}`,
+          where,
+        );
+        continue;
+      }
+      const keyId = sigs.valid[0];
+      if (keyId === undefined) {
+        this.report(
+          "UNKNOWN_KEY",
+          `checkpoint at size ${note.checkpoint.size} is signed only by unknown keys (${sigs.unknown.join(", ")})`,
+          where,
+        );
+        continue;
+      }
+      const range = rangeOf(c.range);
+      if (
+        !range ||
+        range.size !== note.checkpoint.size ||
+        !range.root().equals(note.checkpoint.root)
+      ) {
+        this.report(
+          "ROOT_MISMATCH",
+          `checkpoint at size ${note.checkpoint.size}: its compact range does not hash to the signed root`,
+          where,
+        );
+        continue;
+      }
+      valid.push({
+        size: note.checkpoint.size,
+        root: note.checkpoint.root,
+        keyId,
+        time: note.checkpoint.time,
+        epoch: c.epoch,
+        fact: c,
+      });
+    }
+    return valid.sort((a, b) => a.size - b.size || a.fact.arrival - b.fact.arrival);
+  }
+
+  private verifyTree(treeId: number, epochList: EpochInfo[], all: Map<number, EpochInfo>) {
+    const epochs = [...epochList].sort((a, b) => a.epoch - b.epoch);
+    const nextStart = new Map<number, number>();
+    for (let i = 0; i < epochs.length; i++) {
+      const e = epochs[i] as EpochInfo;
+      nextStart.set(e.epoch, epochs[i + 1]?.start?.seq ?? Number.POSITIVE_INFINITY);
+    }
+    const inTree = new Set(epochs.map((e) => e.epoch));
+
+    // Place leaves.
+    const slots = new Map<number, LeafFact>();
+    const orphaned: LeafFact[] = [];
+    let duplicates = 0;
+    let reordered = 0;
+    let maxPlaced = -1;
+    for (const l of this.facts.leaves) {
+      if (!inTree.has(l.epoch)) continue;
+      const info = all.get(l.epoch) as EpochInfo;
+      if (l.seq >= (nextStart.get(l.epoch) ?? Number.POSITIVE_INFINITY)) {
+        orphaned.push(l);
+        continue;
+      }
+      if (info.start && l.seq < info.startSeq) {
+        this.report(
+          "CONFLICT",
+          `seq ${l.seq} of epoch ${l.epoch} lies before that epoch began (${info.startSeq})`,
+          {
+            epoch: l.epoch,
+            seq: [l.seq, l.seq],
+            position: l.position,
+          },
+        );
+        continue;
+      }
+      const have = slots.get(l.seq);
+      if (!have) {
+        slots.set(l.seq, l);
+        if (l.seq < maxPlaced) reordered++;
+        maxPlaced = Math.max(maxPlaced, l.seq);
+      } else if (have.hash.equals(l.hash)) duplicates++;
+      else {
+        this.report(
+          "CONFLICT",
+          `two different records claim seq ${l.seq} of epoch ${l.epoch} (${have.position}, ${l.position})`,
+          {
+            epoch: l.epoch,
+            seq: [l.seq, l.seq],
+            position: l.position,
+          },
+        );
+      }
+    }
+    if (duplicates > 0)
+      this.report("DUPLICATE", `${duplicates} record(s) delivered more than once`, {
+        count: duplicates,
+      });
+    if (reordered > 0)
+      this.report("REORDER", `${reordered} record(s) arrived after a later seq`, {
+        count: reordered,
+      });
+
+    const checkpoints = this.checkpoints(epochs);
+    const trusted = this.ctx.trusted.find((t) => t.genesis === treeId);
+    const seqs = [...slots.keys()];
+    const minSeq = seqs.length > 0 ? Math.min(...seqs) : 0;
+    const maxSeq = seqs.length > 0 ? Math.max(...seqs) : -1;
+
+    // Anchor: the empty tree, the verifier's own earlier state, or a checkpoint's range.
+    let anchor: { size: number; range: CompactRange; why: string } | null = null;
+    if (minSeq === 0 && slots.has(0)) anchor = { size: 0, range: new CompactRange(), why: "" };
+    else if (trusted && trusted.size >= minSeq) {
+      anchor = {
+        size: trusted.size,
+        range: new CompactRange(
+          trusted.size,
+          trusted.range.map((h) => Buffer.from(h, "base64")),
+        ),
+        why: `from this verifier's trusted state at size ${trusted.size}`,
+      };
+    } else {
+      const c = checkpoints.find((cp) => cp.size >= minSeq && seqs.length > 0);
+      if (c)
+        anchor = {
+          size: c.size,
+          range: rangeOf(c.fact.range) as CompactRange,
+          why: `from the signed checkpoint at size ${c.size}`,
+        };
+    }
+    if (seqs.length > 0 && minSeq > 0 && anchor?.size !== 0) {
+      this.report(
+        "HEAD_TRUNCATED",
+        anchor
+          ? `records before seq ${minSeq} are gone; verification continues ${anchor.why}`
+          : `records before seq ${minSeq} are gone and no trusted anchor or checkpoint covers what is left`,
+        { epoch: treeId, seq: [0, minSeq - 1] },
+      );
+    }
+    if (!anchor) return { verified: null, trusted: undefined };
+
+    // Walk the leaves from the anchor: chain, key ownership, gaps; roots at checkpoint sizes.
+    const sizes = new Set(checkpoints.map((c) => c.size));
+    if (trusted) sizes.add(trusted.size);
+    const end = Math.max(maxSeq + 1, anchor.size, ...checkpoints.map((c) => c.size));
+    const roots = new Map<number, Buffer>([[anchor.size, anchor.range.root()]]);
+    const owner: string[] = [];
+    const hashes: Hash[] = [];
+    const range = anchor.range.clone();
+    let currentKey = "";
+    let missingFrom = -1;
+    const flushMissing = (upTo: number) => {
+      if (missingFrom < 0) return;
+      this.report("GAP", `seq ${missingFrom}..${upTo - 1} missing`, {
+        epoch: treeId,
+        seq: [missingFrom, upTo - 1],
+        count: upTo - missingFrom,
+      });
+      missingFrom = -1;
+    };
+    for (let seq = anchor.size; seq < end; seq++) {
+      const leaf = slots.get(seq);
+      if (!leaf) {
+        if (missingFrom < 0) missingFrom = seq;
+        owner.push(currentKey);
+        hashes.push(ZERO);
+        range.append(ZERO);
+      } else {
+        flushMissing(seq);
+        const before = seq > anchor.size ? hashes[hashes.length - 1] : undefined;
+        const expected =
+          seq === 0 ? null : before && before !== ZERO ? before.toString("hex") : undefined;
+        if ((seq === 0 && leaf.prev !== null) || (seq > anchor.size && expected !== leaf.prev)) {
+          this.report("BROKEN_CHAIN", `seq ${seq}: prev does not match the record before it`, {
+            epoch: leaf.epoch,
+            seq: [seq, seq],
+            position: leaf.position,
+          });
+        }
+        if (leaf.type === "epoch-start" && leaf.cert) {
+          currentKey = this.checkCert(leaf.cert, leaf.epoch, leaf.position) ? leaf.cert.keyId : "";
+        }
+        owner.push(currentKey);
+        if (leaf.type === "key-rotate" && leaf.cert) {
+          currentKey = this.checkCert(leaf.cert, leaf.epoch, leaf.position) ? leaf.cert.keyId : "";
+        }
+        if (leaf.type === "epoch-end") (all.get(leaf.epoch) as EpochInfo).ended = true;
+        if (leaf.type === "gap" && leaf.gap) {
+          const g = leaf.gap;
+          this.report(
+            "GAP",
+            `the sidecar lost ${g.file} bytes ${g.lostFrom}..${g.lostTo} (${g.reason})`,
+            {
+              epoch: leaf.epoch,
+              seq: [seq, seq],
+              position: leaf.position,
+            },
+          );
+        }
+        hashes.push(leaf.hash);
+        range.append(leaf.hash);
+      }
+      if (sizes.has(seq + 1)) roots.set(seq + 1, range.root());
+    }
+    flushMissing(end);
+
+    // Checkpoints against the rebuilt tree, against each other, and against key ownership.
+    let covered = anchor.size;
+    let coveredRoot = anchor.range.root();
+    const matched: ValidCheckpoint[] = [];
+    let lastTimeByEpoch = new Map<number, string>();
+    for (const c of checkpoints) {
+      if (c.size < anchor.size) continue;
+      const where = { epoch: c.epoch, position: c.fact.position };
+      const computed = roots.get(c.size);
+      if (!computed?.equals(c.root)) {
+        const split = checkpoints.some(
+          (o) => o !== c && o.size === c.size && !o.root.equals(c.root),
+        );
+        const beyondEpoch = c.size > (nextStart.get(c.epoch) ?? Number.POSITIVE_INFINITY);
+        this.report(
+          split || beyondEpoch ? "INCONSISTENT_CHECKPOINT" : "ROOT_MISMATCH",
+          split
+            ? `two signed checkpoints at size ${c.size} with different roots`
+            : beyondEpoch
+              ? `checkpoint of epoch ${c.epoch} at size ${c.size} forks from the tree the next epoch continued`
+              : `checkpoint at size ${c.size} does not match the records`,
+          where,
+        );
+        continue;
+      }
+      const last = lastTimeByEpoch.get(c.epoch);
+      if (last && c.time < last)
+        this.report("CLOCK_ANOMALY", `checkpoint time ${c.time} is before ${last}`, where);
+      lastTimeByEpoch.set(c.epoch, c.time);
+      if (c.size > covered) {
+        this.checkOwners(c, owner, anchor.size, covered);
+        covered = c.size;
+        coveredRoot = c.root;
+      }
+      matched.push(c);
+    }
+    lastTimeByEpoch = new Map();
+    if (trusted && trusted.size >= anchor.size) {
+      const ours = roots.get(trusted.size);
+      if (trusted.size > end || !ours?.equals(Buffer.from(trusted.root, "base64"))) {
+        this.report(
+          "INCONSISTENT_CHECKPOINT",
+          trusted.size > end
+            ? `the store ends at size ${end}, but this verifier verified size ${trusted.size} before`
+            : `the tree at size ${trusted.size} differs from what this verifier verified before`,
+          { epoch: trusted.epoch },
+        );
+      }
+    }
+
+    // Records after the last checkpoint, crashes, superseded records, silence.
+    const unsealed = [...slots.keys()].filter((s) => s >= covered).length;
+    if (unsealed > 0) {
+      const whole = matched.length === 0 || (covered === anchor.size && anchor.size === 0);
+      this.findings.push({
+        ...finding("UNSEALED_TAIL", `final ${unsealed} record(s) not sealed by any checkpoint`, {
+          origin: this.origin,
+          epoch: epochs[epochs.length - 1]?.epoch ?? treeId,
+          seq: [covered, end - 1],
+          count: unsealed,
+        }),
+        ...(whole
+          ? {
+              level: "error" as const,
+              message: `no record of this stream is sealed (${unsealed} unsealed)`,
+            }
+          : {}),
+      });
+    }
+    for (let i = 0; i + 1 < epochs.length; i++) {
+      const e = epochs[i] as EpochInfo;
+      if (!e.ended && !orphaned.some((o) => o.epoch === e.epoch && o.type === "epoch-end")) {
+        this.report(
+          "UNCLEAN_END",
+          `epoch ${e.epoch} ended without epoch-end (the sidecar was killed)`,
+          { epoch: e.epoch },
+        );
+      }
+    }
+    this.reportOrphans(orphaned, slots);
+    const lastEpoch = epochs[epochs.length - 1];
+    const newest = matched[matched.length - 1];
+    if (this.ctx.now !== undefined && lastEpoch && !lastEpoch.ended && newest) {
+      const heartbeat = lastEpoch.start?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+      const age = this.ctx.now - Date.parse(newest.time);
+      if (age > heartbeat + this.ctx.graceMs) {
+        this.report(
+          "STALE",
+          `newest checkpoint is ${Math.round(age / 1000)} s old (heartbeat ${heartbeat / 1000} s) and the stream has not ended`,
+          {
+            epoch: lastEpoch.epoch,
+          },
+        );
+      }
+    }
+
+    const verifiedMatched = matched.filter((c) => c.size > anchor.size);
+    const verified: VerifiedRange = {
+      epoch: lastEpoch?.epoch ?? treeId,
+      from: anchor.size,
+      to: covered - 1,
+      unsealed,
+      ...(verifiedMatched[0] ? { timeFrom: verifiedMatched[0].time } : {}),
+      ...(newest ? { timeTo: newest.time } : {}),
+    };
+    const keys: Record<string, string> = {};
+    for (const [id, k] of this.keys) keys[id] = k.key.toString("base64");
+    const finalRange = anchor.range.clone();
+    for (let i = 0; i < covered - anchor.size; i++) finalRange.append(hashes[i] as Hash);
+    const trustedTree: TrustedTree | undefined =
+      covered > 0
+        ? {
+            genesis: treeId,
+            epoch: lastEpoch?.epoch ?? treeId,
+            size: covered,
+            root: coveredRoot.toString("base64"),
+            range: finalRange.toJSON().hashes,
+            checkpointTime: newest?.time ?? trusted?.checkpointTime ?? "",
+            ended: lastEpoch?.ended ?? false,
+            keys,
+          }
+        : trusted;
+    return { verified, trusted: trustedTree };
+  }
+
+  /** The journald lesson: the first checkpoint covering a record must be signed by its key. */
+  private checkOwners(c: ValidCheckpoint, owner: string[], base: number, from: number): void {
+    let bad = 0;
+    let later = false;
+    let first = -1;
+    const signer = this.keys.get(c.keyId)?.order ?? -1;
+    for (let seq = from; seq < c.size; seq++) {
+      const own = owner[seq - base] ?? "";
+      if (own === c.keyId) continue;
+      if (first < 0) first = seq;
+      bad++;
+      const ownOrder = this.keys.get(own)?.order ?? -1;
+      if (signer > ownOrder) later = true;
+    }
+    if (bad === 0) return;
+    this.report(
+      later ? "SEALED_BY_LATER_KEY" : "KEY_NOT_VALID",
+      later
+        ? `${bad} record(s) first sealed by ${c.keyId}, a key introduced after theirs`
+        : `${bad} record(s) first sealed by ${c.keyId}, which was not their key`,
+      { epoch: c.epoch, seq: [first, c.size - 1], position: c.fact.position, count: bad },
+    );
+  }
+
+  private reportOrphans(orphaned: LeafFact[], slots: Map<number, LeafFact>): void {
+    if (orphaned.length === 0) return;
+    const byEpoch = new Map<number, LeafFact[]>();
+    for (const o of orphaned) byEpoch.set(o.epoch, [...(byEpoch.get(o.epoch) ?? []), o]);
+    for (const [epoch, list] of byEpoch) {
+      const seqs = list.map((l) => l.seq);
+      this.report(
+        "ORPHANED",
+        `${list.length} unsealed record(s) of epoch ${epoch} superseded by the next epoch`,
+        {
+          epoch,
+          seq: [Math.min(...seqs), Math.max(...seqs)],
+          count: list.length,
+        },
+      );
+    }
+    const placedSources = new Set<string>();
+    for (const l of slots.values()) if (l.source) placedSources.add(l.source);
+    const replayed = orphaned.filter((o) => o.source && placedSources.has(o.source)).length;
+    if (replayed > 0) {
+      this.report(
+        "REPLAYED_SOURCE",
+        `${replayed} line(s) were read again after a restart and published once more`,
+        {
+          count: replayed,
+        },
+      );
+    }
+  }
+}
+
+function rangeOf(r: { size: number; hashes: string[] }): CompactRange | null {
+  try {
+    return new CompactRange(
+      r.size,
+      r.hashes.map((h) => Buffer.from(h, "base64")),
+    );
+  } catch {
+    return null; // the wrong number of hashes for the size: the caller reports the mismatch
+  }
+}

@@ -1,0 +1,434 @@
+// Tails every file matching a set of glob patterns. chokidar discovers files and wakes the
+// reader on writes; reading goes through plain fds, with a poll as a safety net for missed
+// notifications. Files are known by identity (dev + inode, checked with a fingerprint of their
+// first bytes), never by path, so:
+// - rename rotation: the old fd is read to its end (and closed after rotateWaitMs of quiet)
+//   while the new file at the path is read from its beginning;
+// - copytruncate: a shrink (or a changed fingerprint) is a loss event plus a new generation;
+// - restart: reading resumes at the acknowledged offset of each file; a file that was renamed
+//   meanwhile is found in its directory and finished; one that is gone, or whose inode now
+//   holds other content, is reported as a loss of what was left unread.
+// Delivery is in file order through one callback; pause() stops reading (backpressure).
+import { glob, open, readdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { type FSWatcher, watch } from "chokidar";
+import { messageOf, SidecarError } from "../errors.ts";
+import type { FilePosition } from "../state/schema.ts";
+import type { FileEndEvent, LossEvent, SourceFile, TailEvent } from "./events.ts";
+import { EMPTY_SHA256, FINGERPRINT_BYTES, fingerprint, TailedFile } from "./file.ts";
+import { matcher, watchRoot } from "./glob.ts";
+
+export type TailObservation =
+  | { type: "file-opened"; file: string; inode: string; generation: number; from: number }
+  | { type: "file-rotated"; file: string; inode: string }
+  | { type: "file-closed"; file: string; inode: string; reason: "rotated" | "deleted" }
+  | { type: "lines-read"; file: string; lines: number; bytes: number }
+  | { type: "line-flagged"; file: string; flag: "truncated" | "invalid-utf8" | "unterminated" }
+  | { type: "data-lost"; file: string; reason: LossEvent["reason"]; bytes: number }
+  | { type: "tail-error"; file: string; error: SidecarError };
+
+export interface TailOptions {
+  patterns: readonly string[];
+  /** Longer lines are delivered truncated (and flagged). */
+  maxLineBytes: number;
+  /** An unfinished last line is delivered after this long without new bytes. */
+  partialLineFlushMs: number;
+  /** Safety-net poll; also how often fingerprints are re-checked. */
+  pollMs: number;
+  /** A rotated file is closed after it has been quiet at its end this long. */
+  rotateWaitMs: number;
+  /** Where reading resumes: acknowledged positions from the state file. */
+  positions: readonly FilePosition[];
+  deliver(events: TailEvent[]): void;
+  observe?(o: TailObservation): void;
+  readChunkBytes?: number;
+  /** Bytes read per file per cycle before others get a turn. */
+  cycleBudgetBytes?: number;
+}
+
+export interface TailedFileStatus {
+  file: string;
+  inode: string;
+  generation: number;
+  position: number;
+  size: number;
+  rotated: boolean;
+}
+
+export class Tailer {
+  private readonly opts: TailOptions;
+  private readonly matches: (path: string) => boolean;
+  private readonly files = new Map<string, TailedFile>();
+  /** Saved positions not yet matched to a file, by `<dev>:<ino>`. */
+  private readonly unmatched = new Map<string, FilePosition>();
+  private readonly dirty = new Set<string>();
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private cycling: Promise<void> | undefined;
+  private again = false;
+  private pollDue = false;
+  private flushAll = false;
+  private paused = false;
+  private stopped = false;
+
+  constructor(opts: TailOptions) {
+    this.opts = opts;
+    this.matches = matcher(opts.patterns);
+    for (const p of opts.positions) this.unmatched.set(`${p.dev}:${p.ino}`, p);
+  }
+
+  async start(): Promise<void> {
+    const roots = new Map(this.opts.patterns.map((p) => [watchRoot(p).dir, watchRoot(p)]));
+    const watcher = watch([...roots.keys()], {
+      ignoreInitial: true,
+      atomic: false,
+      followSymlinks: true,
+      ignored: (p, st) => st?.isFile() === true && !this.matches(p),
+      ...depthOf([...roots.values()]),
+    });
+    this.watcher = watcher;
+    for (const ev of ["add", "change", "unlink"] as const) {
+      watcher.on(ev, (path: string) => {
+        if (this.matches(path)) {
+          this.dirty.add(path);
+          this.wake();
+        }
+      });
+    }
+    watcher.on("error", (err) => this.failed("(watcher)", err));
+    await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+    for (const pattern of this.opts.patterns) {
+      for await (const path of glob(pattern)) await this.guard(path, () => this.examine(path));
+    }
+    await this.finishUnmatched();
+    this.timer = setInterval(() => {
+      this.pollDue = true;
+      this.wake();
+    }, this.opts.pollMs);
+    this.wake();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.wake();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Reads every file to its current end and delivers held partial lines (for shutdown). */
+  async drain(): Promise<void> {
+    this.flushAll = true;
+    this.pollDue = true;
+    this.wake();
+    while (this.cycling) await this.cycling;
+  }
+
+  status(): TailedFileStatus[] {
+    return [...this.files.values()].map((f) => ({
+      file: f.source.path,
+      inode: f.source.ino,
+      generation: f.source.generation,
+      position: f.position,
+      size: f.source.seenSize,
+      rotated: f.rotated,
+    }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.watcher?.close();
+    while (this.cycling) await this.cycling;
+    await Promise.all([...this.files.values()].map((f) => f.fh.close()));
+    this.files.clear();
+  }
+
+  private wake(): void {
+    if (this.stopped) return;
+    if (this.cycling) {
+      this.again = true;
+      return;
+    }
+    this.cycling = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        await this.cycle();
+      } while (this.again && !this.stopped);
+    } finally {
+      this.cycling = undefined;
+    }
+  }
+
+  private async cycle(): Promise<void> {
+    const deep = this.pollDue;
+    this.pollDue = false;
+    const paths = new Set(this.dirty);
+    this.dirty.clear();
+    if (deep) for (const f of this.files.values()) paths.add(f.source.path);
+    for (const path of paths) await this.guard(path, () => this.examine(path));
+
+    const budget = this.opts.cycleBudgetBytes ?? 1_048_576;
+    const chunk = this.opts.readChunkBytes ?? 65_536;
+    const now = Date.now();
+    for (const f of [...this.files.values()]) {
+      if (this.stopped) return;
+      const out: TailEvent[] = [];
+      await this.guard(f.source.path, async () => {
+        if (!this.paused) {
+          const read = await f.read(budget, chunk, out);
+          if (read >= budget) this.again = true;
+          if (f.eof) await f.checkTruncation(deep, out);
+        }
+        const quiet = now - f.lastDataAt;
+        if (
+          f.eof &&
+          f.pendingBytes > 0 &&
+          (this.flushAll || quiet >= this.opts.partialLineFlushMs)
+        ) {
+          f.flush(out);
+        }
+        if (f.eof && f.rotated && (this.flushAll || quiet >= this.opts.rotateWaitMs)) {
+          f.flush(out);
+          out.push(this.close(f));
+        }
+      });
+      this.emit(out);
+    }
+    if (this.flushAll && !this.again) this.flushAll = false;
+  }
+
+  /** Looks at what is at `path` now and opens it if it is a file not yet tailed. */
+  private async examine(path: string): Promise<void> {
+    if (!this.matches(path)) return;
+    const holder = [...this.files.values()].find((f) => f.source.path === path && !f.rotated);
+    let key: string;
+    try {
+      const st = await stat(path, { bigint: true });
+      if (!st.isFile()) return;
+      key = `${st.dev}:${st.ino}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      if (holder) this.markRotated(holder);
+      return;
+    }
+    const known = this.files.get(key);
+    if (known) {
+      if (known.source.path !== path && !known.rotated) known.source.path = path;
+      return;
+    }
+    if (holder) this.markRotated(holder);
+    await this.openFile(path, key, false);
+  }
+
+  private markRotated(f: TailedFile): void {
+    if (f.rotated) return;
+    f.rotated = true;
+    f.lastDataAt = Date.now(); // rotateWaitMs counts from the rotation
+    this.opts.observe?.({ type: "file-rotated", file: f.source.path, inode: f.source.ino });
+  }
+
+  private async openFile(path: string, key: string, rotated: boolean): Promise<void> {
+    const fh = await open(path, "r");
+    let keep = false;
+    try {
+      const st = await fh.stat({ bigint: true });
+      if (`${st.dev}:${st.ino}` !== key) {
+        this.dirty.add(path); // replaced between stat and open: look again
+        return;
+      }
+      const size = Number(st.size);
+      const saved = this.unmatched.get(key);
+      this.unmatched.delete(key);
+      const out: TailEvent[] = [];
+      const fp = await fingerprint(fh, Math.min(size, FINGERPRINT_BYTES));
+      const fresh = (generation: number): SourceFile => ({
+        key,
+        dev: String(st.dev),
+        ino: String(st.ino),
+        generation,
+        path,
+        fpLen: fp?.fpLen ?? 0,
+        fpHash: fp?.fpHash ?? EMPTY_SHA256,
+        seenSize: size,
+      });
+      let source = fresh(0);
+      let position = 0;
+      if (saved) {
+        const same =
+          saved.fpLen === 0 || (await fingerprint(fh, saved.fpLen))?.fpHash === saved.fpHash;
+        if (same && size >= saved.offset) {
+          source = { ...fresh(saved.generation), seenSize: Math.max(size, saved.seenSize) };
+          position = saved.offset;
+        } else {
+          source = fresh(saved.generation + 1);
+          const lostTo = Math.max(saved.seenSize, saved.offset);
+          const reason = same ? "truncated" : "inode-reused";
+          if (lostTo > saved.offset) out.push(lossOf(saved, reason, source, 0));
+        }
+      }
+      const file = new TailedFile(fh, source, position, this.opts.maxLineBytes);
+      file.rotated = rotated;
+      this.files.set(key, file);
+      keep = true;
+      this.opts.observe?.({
+        type: "file-opened",
+        file: path,
+        inode: source.ino,
+        generation: source.generation,
+        from: position,
+      });
+      this.emit(out);
+    } finally {
+      if (!keep) await fh.close();
+    }
+  }
+
+  /**
+   * Saved positions no file matched: the file was renamed to a name outside the patterns
+   * (finish it from its directory) or it is gone (report what was left unread).
+   */
+  private async finishUnmatched(): Promise<void> {
+    for (const saved of [...this.unmatched.values()]) {
+      const key = `${saved.dev}:${saved.ino}`;
+      const found = await this.guard(saved.path, () => findByIdentity(dirname(saved.path), saved));
+      if (found && this.unmatched.has(key)) {
+        await this.guard(found, () => this.openFile(found, key, true));
+        if (this.files.has(key)) continue;
+      }
+      this.unmatched.delete(key);
+      const gone: SourceFile = {
+        key,
+        dev: saved.dev,
+        ino: saved.ino,
+        generation: saved.generation,
+        path: saved.path,
+        fpLen: saved.fpLen,
+        fpHash: saved.fpHash,
+        seenSize: saved.seenSize,
+      };
+      if (saved.seenSize > saved.offset) {
+        this.emit([lossOf(saved, "deleted-unread", gone, null)]);
+      } else {
+        const end: FileEndEvent = {
+          kind: "end",
+          file: saved.path,
+          source: gone,
+          endOffset: saved.offset,
+          reason: "deleted",
+        };
+        this.emit([end]);
+      }
+    }
+  }
+
+  private close(f: TailedFile): FileEndEvent {
+    this.files.delete(f.source.key);
+    const reason = f.deleted ? "deleted" : "rotated";
+    void f.fh.close();
+    this.opts.observe?.({ type: "file-closed", file: f.source.path, inode: f.source.ino, reason });
+    return { kind: "end", file: f.source.path, source: f.source, endOffset: f.position, reason };
+  }
+
+  private emit(events: TailEvent[]): void {
+    if (events.length === 0) return;
+    const observe = this.opts.observe;
+    if (observe) {
+      let lines = 0;
+      let bytes = 0;
+      for (const e of events) {
+        if (e.kind === "line") {
+          lines++;
+          bytes += e.endOffset - e.offset;
+          if (e.truncated) observe({ type: "line-flagged", file: e.file, flag: "truncated" });
+          if (e.invalidUtf8) observe({ type: "line-flagged", file: e.file, flag: "invalid-utf8" });
+          if (e.unterminated) observe({ type: "line-flagged", file: e.file, flag: "unterminated" });
+        } else if (e.kind === "loss") {
+          observe({
+            type: "data-lost",
+            file: e.file,
+            reason: e.reason,
+            bytes: e.lostTo - e.lostFrom,
+          });
+        }
+      }
+      const first = events[0];
+      if (lines > 0 && first) observe({ type: "lines-read", file: first.file, lines, bytes });
+    }
+    this.opts.deliver(events);
+  }
+
+  private async guard<T>(file: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.failed(file, err);
+      return undefined;
+    }
+  }
+
+  private failed(file: string, err: unknown): void {
+    const error =
+      err instanceof SidecarError
+        ? err
+        : new SidecarError("io", `tail ${file}: ${messageOf(err)}`, {
+            retriable: true,
+            cause: err,
+          });
+    this.opts.observe?.({ type: "tail-error", file, error });
+  }
+}
+
+function lossOf(
+  saved: FilePosition,
+  reason: LossEvent["reason"],
+  source: SourceFile,
+  resumeAt: number | null,
+): LossEvent {
+  return {
+    kind: "loss",
+    file: saved.path,
+    inode: saved.ino,
+    reason,
+    lostFrom: saved.offset,
+    lostTo: Math.max(saved.seenSize, saved.offset),
+    source,
+    resumeAt,
+  };
+}
+
+/** The file in `dir` with the saved identity and content, still at least as long as read. */
+async function findByIdentity(dir: string, saved: FilePosition): Promise<string | undefined> {
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    const st = await stat(path, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return undefined; // removed while listing
+      throw err;
+    });
+    if (!st?.isFile() || String(st.dev) !== saved.dev || String(st.ino) !== saved.ino) continue;
+    if (Number(st.size) < saved.offset) return undefined;
+    const fh = await open(path, "r");
+    try {
+      const fp = saved.fpLen === 0 ? undefined : await fingerprint(fh, saved.fpLen);
+      return saved.fpLen === 0 || fp?.fpHash === saved.fpHash ? path : undefined;
+    } finally {
+      await fh.close();
+    }
+  }
+  return undefined;
+}
+
+function depthOf(roots: { depth: number | undefined }[]): { depth?: number } {
+  if (roots.some((r) => r.depth === undefined)) return {};
+  return { depth: Math.max(...roots.map((r) => r.depth ?? 0)) };
+}

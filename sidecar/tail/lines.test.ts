@@ -3,7 +3,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LineSplitter, type SplitLine } from "./lines.ts";
 
-function splitAll(chunks: Buffer[], max: number): { lines: SplitLine[]; tail?: SplitLine } {
+function splitAll(
+  chunks: Buffer[],
+  max: number,
+): { lines: SplitLine[]; tail: SplitLine | undefined } {
   const s = new LineSplitter(max);
   const lines: SplitLine[] = [];
   let base = 0;
@@ -27,7 +30,10 @@ describe("LineSplitter", () => {
   });
 
   it("joins a line that spans chunks", () => {
-    const { lines } = splitAll([Buffer.from("hel"), Buffer.from("lo wo"), Buffer.from("rld\n")], 100);
+    const { lines } = splitAll(
+      [Buffer.from("hel"), Buffer.from("lo wo"), Buffer.from("rld\n")],
+      100,
+    );
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ offset: 0, endOffset: 12, truncated: false, fullLength: 11 });
     expect(lines[0]?.bytes.toString()).toBe("hello world");

@@ -97,10 +97,16 @@ export class Tailer {
     }
     watcher.on("error", (err) => this.failed("(watcher)", err));
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+    const found = new Map<string, string>();
     for (const pattern of this.opts.patterns) {
-      for await (const path of glob(pattern)) await this.guard(path, () => this.examine(path));
+      for await (const path of glob(pattern)) {
+        const st = await stat(path, { bigint: true }).catch(() => undefined);
+        if (st?.isFile()) found.set(`${st.dev}:${st.ino}`, path);
+      }
     }
-    await this.finishUnmatched();
+    // Files renamed away while we were down hold older lines: finish them first.
+    await this.finishUnmatched(new Set(found.keys()));
+    for (const path of found.values()) await this.guard(path, () => this.examine(path));
     this.timer = setInterval(() => {
       this.pollDue = true;
       this.wake();
@@ -189,6 +195,9 @@ export class Tailer {
           const read = await f.read(budget, chunk, out);
           if (read >= budget) this.again = true;
           if (f.eof) await f.checkTruncation(deep, out);
+        } else if (deep) {
+          // Paused: still watch sizes (lag, and how much a truncation now would lose).
+          await f.checkTruncation(false, out);
         }
         const quiet = now - f.lastDataAt;
         if (
@@ -298,9 +307,10 @@ export class Tailer {
    * Saved positions no file matched: the file was renamed to a name outside the patterns
    * (finish it from its directory) or it is gone (report what was left unread).
    */
-  private async finishUnmatched(): Promise<void> {
+  private async finishUnmatched(present: Set<string>): Promise<void> {
     for (const saved of [...this.unmatched.values()]) {
       const key = `${saved.dev}:${saved.ino}`;
+      if (present.has(key)) continue; // still at a matching path: examine() resumes it
       const found = await this.guard(saved.path, () => findByIdentity(dirname(saved.path), saved));
       if (found && this.unmatched.has(key)) {
         await this.guard(found, () => this.openFile(found, key, true));

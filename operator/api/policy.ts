@@ -152,7 +152,7 @@ const KafkaSinkSpec = z
     tlsSecret: dnsLabel
       .optional()
       .describe(
-        "Secret in the policy's namespace with ca.crt (and tls.crt / tls.key for mutual TLS), mounted into the sidecar.",
+        "Secret in the policy's namespace whose ca.crt verifies the brokers; mounted into the sidecar, which then connects with TLS.",
       ),
     saslSecret: dnsLabel
       .optional()

@@ -1,5 +1,5 @@
-// A tiny X.509 issuer for the test components: a CA and the leaf certificates the real
-// kube-apiserver, its clients, webhook servers and the Kafka SASL_SSL listener need.
+// A tiny X.509 issuer: the operator's webhook CA and serving certificate in production, and in
+// tests the certificates the real kube-apiserver, its clients and the Kafka SASL_SSL listener need.
 // Node can sign but cannot build certificates, and the usual libraries pull in a global
 // reflect polyfill; a certificate is a few DER structures, so they are built here.
 // Keys are ECDSA P-256, signatures ecdsa-with-SHA256: accepted by Go, Java and OpenSSL.

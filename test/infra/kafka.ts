@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kafka, logLevel, type SASLOptions } from "kafkajs";
-import { CertificateAuthority } from "./pki.ts";
+import { CertificateAuthority } from "../../operator/webhook/pki.ts";
 import { ComponentError, freePort, ManagedProcess, waitUntilReady } from "./process.ts";
 
 export interface SaslSslEndpoint {

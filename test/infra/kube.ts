@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { CertificateAuthority, type KeyPairPem } from "./pki.ts";
+import { CertificateAuthority, type KeyPairPem } from "../../operator/webhook/pki.ts";
 import { ComponentError, freePort, ManagedProcess, waitUntilReady } from "./process.ts";
 
 export interface KubeOptions {

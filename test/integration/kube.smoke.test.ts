@@ -22,7 +22,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { endpoint } from "../infra/endpoints.ts";
 import { serviceAccountKubeconfig } from "../infra/kube.ts";
-import { CertificateAuthority } from "../infra/pki.ts";
+import { CertificateAuthority } from "../../operator/webhook/pki.ts";
 
 const kc = new KubeConfig();
 kc.loadFromFile(endpoint("kubeconfig"));

@@ -2,7 +2,7 @@
 // checked here with Node's own X.509 parser, independent of the encoder.
 import { X509Certificate } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CertificateAuthority } from "../infra/pki.ts";
+import { CertificateAuthority } from "../../operator/webhook/pki.ts";
 
 describe("CertificateAuthority", () => {
   const ca = CertificateAuthority.create("unit-ca");

@@ -1,0 +1,32 @@
+// The names and annotations the operator and the sidecar agree on, in one place: objects made
+// per policy, the pod annotations that record injection, and the paths inside the sidecar.
+export const SIDECAR_CONTAINER = "auditready-sidecar";
+
+/** Set on a pod by injection: "<policy>@<generation>" of the policy it was injected with. */
+export const INJECTED_ANNOTATION = "auditready.dev/injected";
+/** A pod with this annotation set to "false" opts out (refused when an Enforce policy selects it). */
+export const INJECT_ANNOTATION = "auditready.dev/inject";
+/** Labels on objects the operator creates for a policy. */
+export const POLICY_LABEL = "auditready.dev/policy";
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+export const MANAGED_BY = "auditready-operator";
+
+export const CONFIG_DIR = "/etc/auditready";
+export const CONFIG_FILE = `${CONFIG_DIR}/config.yaml`;
+export const KEY_DIR = `${CONFIG_DIR}/keys`;
+export const KEY_FILE = "policy.key";
+export const KAFKA_TLS_DIR = "/var/run/auditready/kafka-tls";
+export const KAFKA_SASL_DIR = "/var/run/auditready/kafka-sasl";
+export const SIDECAR_PORT = 9464;
+
+export const configMapName = (policy: string) => `auditready-${policy}-config`;
+export const keySecretName = (policy: string) => `auditready-${policy}-key`;
+export const publicKeysConfigMapName = (policy: string) => `auditready-${policy}-keys`;
+export const injectedValue = (policy: string, generation: number) => `${policy}@${generation}`;
+
+export function parseInjected(
+  value: string | undefined,
+): { policy: string; generation: number } | undefined {
+  const m = value === undefined ? null : /^(.+)@(\d+)$/.exec(value);
+  return m?.[1] && m[2] ? { policy: m[1], generation: Number(m[2]) } : undefined;
+}

@@ -166,12 +166,12 @@ export const CheckpointMessage = z
     origin: z.string().min(1),
     epoch: count,
     note: z.string().describe("The C2SP signed note: origin, size, root, epoch, time, signatures."),
-    cert: KeyCert.describe("Certificate of the signing epoch key, so a verifier can start here."),
     range: z
       .object({ size: count, hashes: z.array(b64) })
       .strict()
+      .optional()
       .describe(
-        "Compact range at the checkpoint's size; checked against the signed root, never trusted.",
+        "Compact range at the checkpoint's size, in an epoch's first checkpoint and then every 1,000 leaves: lets a verifier that trusts the key continue after the head of the topic expired. Checked against the signed root, never trusted.",
       ),
   })
   .strict();

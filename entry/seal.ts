@@ -60,6 +60,7 @@ export class SealerClosedError extends Error {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const RANGE_EVERY = 1_000;
 
 export function certifyKey(
   policyKey: SigningKey,
@@ -92,6 +93,7 @@ export class StreamSealer {
   private lastCheckpointAt = 0;
   private saved: StreamState;
   private closed = false;
+  private lastRangeSize = -1;
 
   private constructor(opts: SealerOptions, saved: StreamState | null) {
     if (/[\n\r]/.test(opts.origin)) throw new Error("origin must be a single line");
@@ -243,14 +245,16 @@ export class StreamSealer {
       [this.key],
     );
     const range = this.range.toJSON();
+    // The compact range costs log2(size) hashes: carry it now and then, not in every checkpoint.
+    const withRange = this.lastRangeSize < 0 || range.size - this.lastRangeSize >= RANGE_EVERY;
+    if (withRange) this.lastRangeSize = range.size;
     const message: CheckpointMessage = {
       v: 1,
       type: "checkpoint",
       origin: this.origin,
       epoch: this.epoch,
       note,
-      cert: this.cert,
-      range,
+      ...(withRange ? { range } : {}),
     };
     this.pending = 0;
     this.lastCheckpointAt = now;

@@ -37,8 +37,7 @@ export interface LeafFact {
 export interface CheckpointFact {
   epoch: number;
   note: string;
-  cert: KeyCert;
-  range: { size: number; hashes: string[] };
+  range: { size: number; hashes: string[] } | undefined;
   arrival: number;
   position: string;
 }
@@ -171,7 +170,6 @@ export class Ingest {
     this.stream(c.origin).checkpoints.push({
       epoch: c.epoch,
       note: c.note,
-      cert: c.cert,
       range: c.range,
       arrival,
       position: msg.position,

@@ -72,9 +72,18 @@ class StreamCheck {
   private readonly facts: StreamFacts;
   private readonly ctx: StreamContext;
   private readonly findings: Finding[] = [];
-  /** Epoch keys whose certificate checked out, by key id, in the order they were introduced. */
-  private readonly keys = new Map<string, { key: Buffer; order: number }>();
+  /**
+   * Epoch keys by key id, in the order they were introduced. A key whose certificate is genuine
+   * but outside its policy key's validity is kept with that problem, so what it signed is
+   * reported as KEY_NOT_VALID rather than as signed by a stranger.
+   */
+  private readonly keys = new Map<
+    string,
+    { key: Buffer; order: number; problem?: "KEY_NOT_VALID" }
+  >();
   private readonly certResults = new Map<string, boolean>();
+  /** The largest size any well-formed checkpoint claims, whether or not it checked out. */
+  private claimedTo = 0;
 
   constructor(facts: StreamFacts, ctx: StreamContext) {
     this.origin = facts.origin;
@@ -173,15 +182,20 @@ class StreamCheck {
   private checkCert(cert: KeyCert, epoch: number, position: string): boolean {
     const cached = this.certResults.get(cert.sig);
     if (cached !== undefined) return cached;
-    const ok = this.certOk(cert, epoch, position);
+    const result = this.certOk(cert, epoch, position);
+    const ok = result === true;
     this.certResults.set(cert.sig, ok);
-    if (ok && !this.keys.has(cert.keyId)) {
-      this.keys.set(cert.keyId, { key: Buffer.from(cert.key, "base64"), order: this.keys.size });
+    if ((ok || result === "KEY_NOT_VALID") && !this.keys.has(cert.keyId)) {
+      this.keys.set(cert.keyId, {
+        key: Buffer.from(cert.key, "base64"),
+        order: this.keys.size,
+        ...(ok ? {} : { problem: "KEY_NOT_VALID" as const }),
+      });
     }
     return ok;
   }
 
-  private certOk(cert: KeyCert, epoch: number, position: string): boolean {
+  private certOk(cert: KeyCert, epoch: number, position: string): true | FindingCode {
     const where = { epoch, position };
     const policy = this.ctx.policyKeys.get(cert.policyKeyId);
     if (!policy) {
@@ -190,7 +204,7 @@ class StreamCheck {
         `epoch key ${cert.keyId} is certified by ${cert.policyKeyId}, not a trusted policy key`,
         where,
       );
-      return false;
+      return "UNKNOWN_KEY";
     }
     const { sig, ...body } = cert;
     if (!verifyBytes(policy.publicKey, canonicalBytes(body), Buffer.from(sig, "base64"))) {
@@ -199,15 +213,15 @@ class StreamCheck {
         `certificate of epoch key ${cert.keyId} does not verify with policy key ${cert.policyKeyId}`,
         where,
       );
-      return false;
+      return "BAD_SIGNATURE";
     }
     if (keyIdOf(Buffer.from(cert.key, "base64")) !== cert.keyId || cert.epoch !== epoch) {
       this.report("BAD_FORMAT", `certificate of ${cert.keyId} names another key or epoch`, where);
-      return false;
+      return "BAD_FORMAT";
     }
     if (cert.origin !== this.origin) {
       this.report("WRONG_ORIGIN", `key certified for ${cert.origin}`, where);
-      return false;
+      return "WRONG_ORIGIN";
     }
     const since = Date.parse(cert.since);
     if (
@@ -219,7 +233,7 @@ class StreamCheck {
         `policy key ${cert.policyKeyId} was not valid at ${cert.since}`,
         where,
       );
-      return false;
+      return "KEY_NOT_VALID";
     }
     return true;
   }
@@ -249,7 +263,7 @@ class StreamCheck {
         );
         continue;
       }
-      this.checkCert(c.cert, c.epoch, c.position);
+      this.claimedTo = Math.max(this.claimedTo, note.checkpoint.size);
       const candidates = new Map([...this.keys].map(([id, k]) => [id, k.key] as const));
       const sigs = verifyNoteSignatures(note, candidates);
       if (sigs.invalid.length > 0) {
@@ -269,11 +283,21 @@ class StreamCheck {
         );
         continue;
       }
-      const range = rangeOf(c.range);
+      const problem = this.keys.get(keyId)?.problem;
+      if (problem) {
+        this.report(
+          problem,
+          `checkpoint at size ${note.checkpoint.size} is signed by ${keyId}, whose certificate is not valid`,
+          where,
+        );
+        continue;
+      }
+      const range = c.range && rangeOf(c.range);
       if (
-        !range ||
-        range.size !== note.checkpoint.size ||
-        !range.root().equals(note.checkpoint.root)
+        c.range &&
+        (!range ||
+          range.size !== note.checkpoint.size ||
+          !range.root().equals(note.checkpoint.root))
       ) {
         this.report(
           "ROOT_MISMATCH",
@@ -355,6 +379,12 @@ class StreamCheck {
         count: reordered,
       });
 
+    // Learn the epoch keys the records introduce, in tree order, before judging signatures.
+    for (const seq of [...slots.keys()].sort((a, b) => a - b)) {
+      const l = slots.get(seq) as LeafFact;
+      if (l.cert) this.checkCert(l.cert, l.epoch, l.position);
+    }
+    this.claimedTo = 0;
     const checkpoints = this.checkpoints(epochs);
     const trusted = this.ctx.trusted.find((t) => t.genesis === treeId);
     const seqs = [...slots.keys()];
@@ -362,7 +392,7 @@ class StreamCheck {
     const maxSeq = seqs.length > 0 ? Math.max(...seqs) : -1;
 
     // Anchor: the empty tree, the verifier's own earlier state, or a checkpoint's range.
-    let anchor: { size: number; range: CompactRange; why: string } | null = null;
+    let anchor: { size: number; range: CompactRange; why: string; keyId?: string } | null = null;
     if (minSeq === 0 && slots.has(0)) anchor = { size: 0, range: new CompactRange(), why: "" };
     else if (trusted && trusted.size >= minSeq) {
       anchor = {
@@ -372,15 +402,18 @@ class StreamCheck {
           trusted.range.map((h) => Buffer.from(h, "base64")),
         ),
         why: `from this verifier's trusted state at size ${trusted.size}`,
+        keyId: trusted.keyId,
       };
     } else {
-      const c = checkpoints.find((cp) => cp.size >= minSeq && seqs.length > 0);
-      if (c)
+      const c = checkpoints.find((cp) => cp.size >= minSeq && cp.fact.range !== undefined);
+      if (c?.fact.range) {
         anchor = {
           size: c.size,
           range: rangeOf(c.fact.range) as CompactRange,
           why: `from the signed checkpoint at size ${c.size}`,
+          keyId: c.keyId,
         };
+      }
     }
     if (seqs.length > 0 && minSeq > 0 && anchor?.size !== 0) {
       this.report(
@@ -401,7 +434,9 @@ class StreamCheck {
     const owner: string[] = [];
     const hashes: Hash[] = [];
     const range = anchor.range.clone();
-    let currentKey = "";
+    // The key current at the anchor: the verifier's own record of it, or the anchor's signer.
+    let currentKey = anchor.keyId ?? "";
+    const keyAtSize = new Map<number, string>();
     let missingFrom = -1;
     const flushMissing = (upTo: number) => {
       if (missingFrom < 0) return;
@@ -454,7 +489,10 @@ class StreamCheck {
         hashes.push(leaf.hash);
         range.append(leaf.hash);
       }
-      if (sizes.has(seq + 1)) roots.set(seq + 1, range.root());
+      if (sizes.has(seq + 1)) {
+        roots.set(seq + 1, range.root());
+        keyAtSize.set(seq + 1, currentKey);
+      }
     }
     flushMissing(end);
 
@@ -509,14 +547,16 @@ class StreamCheck {
     }
 
     // Records after the last checkpoint, crashes, superseded records, silence.
-    const unsealed = [...slots.keys()].filter((s) => s >= covered).length;
+    // Leaves under a checkpoint that failed are reported by that failure, not as unsealed.
+    const signedTo = Math.max(covered, this.claimedTo);
+    const unsealed = [...slots.keys()].filter((s) => s >= signedTo).length;
     if (unsealed > 0) {
       const whole = matched.length === 0 || (covered === anchor.size && anchor.size === 0);
       this.findings.push({
         ...finding("UNSEALED_TAIL", `final ${unsealed} record(s) not sealed by any checkpoint`, {
           origin: this.origin,
           epoch: epochs[epochs.length - 1]?.epoch ?? treeId,
-          seq: [covered, end - 1],
+          seq: [signedTo, end - 1],
           count: unsealed,
         }),
         ...(whole
@@ -577,6 +617,7 @@ class StreamCheck {
             range: finalRange.toJSON().hashes,
             checkpointTime: newest?.time ?? trusted?.checkpointTime ?? "",
             ended: lastEpoch?.ended ?? false,
+            keyId: keyAtSize.get(covered) ?? anchor.keyId ?? "",
             keys,
           }
         : trusted;

@@ -65,8 +65,11 @@ export class StreamBuilder {
   readonly clock: Clock;
   readonly policyKey: SigningKey;
   readonly messages: Emitted[] = [];
+  /** Every epoch key the sealer made, in order: tests play an attacker who stole one. */
+  readonly epochKeys: SigningKey[] = [];
   sealer: StreamSealer;
   private readonly seal: SealPolicy;
+  private readonly event: (i: number) => AuditEvent;
   private next = 0;
 
   constructor(
@@ -76,24 +79,37 @@ export class StreamBuilder {
       policyKey?: SigningKey;
       clock?: Clock;
       saved?: StreamState | null;
+      event?: (i: number) => AuditEvent;
     } = {},
   ) {
     this.origin = opts.origin ?? "test/payments/api-0/api/var/log/app/access.log";
     this.clock = opts.clock ?? new Clock();
     this.policyKey = opts.policyKey ?? generateSigningKey();
     this.seal = { ...DEFAULT_SEAL, ...opts.seal };
-    const { sealer, out } = StreamSealer.open(
-      { origin: this.origin, policyKey: this.policyKey, seal: this.seal, now: this.clock.now },
-      opts.saved ?? null,
-    );
+    this.event = opts.event ?? ((i) => sampleEvent(i));
+    const { sealer, out } = StreamSealer.open(this.sealerOptions(), opts.saved ?? null);
     this.sealer = sealer;
     this.messages.push(...out);
+  }
+
+  private sealerOptions() {
+    return {
+      origin: this.origin,
+      policyKey: this.policyKey,
+      seal: this.seal,
+      now: this.clock.now,
+      newKey: () => {
+        const k = generateSigningKey();
+        this.epochKeys.push(k);
+        return k;
+      },
+    };
   }
 
   logs(n: number): this {
     for (let i = 0; i < n; i++) {
       this.clock.advance(1);
-      this.messages.push(...this.sealer.appendLog(sampleEvent(this.next++)));
+      this.messages.push(...this.sealer.appendLog(this.event(this.next++)));
     }
     return this;
   }
@@ -105,10 +121,7 @@ export class StreamBuilder {
 
   /** Starts the next epoch from `state` (a clean or crashed restart), continuing the same list. */
   restart(state: StreamState | null): this {
-    const { sealer, out } = StreamSealer.open(
-      { origin: this.origin, policyKey: this.policyKey, seal: this.seal, now: this.clock.now },
-      state,
-    );
+    const { sealer, out } = StreamSealer.open(this.sealerOptions(), state);
     this.sealer = sealer;
     this.messages.push(...out);
     return this;

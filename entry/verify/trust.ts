@@ -31,6 +31,7 @@ export const TrustedTree = z
     range: z.array(b64),
     checkpointTime: z.string(),
     ended: z.boolean(),
+    keyId: z.string().describe("The epoch key current after the verified size."),
     keys: z.record(z.string(), b64).describe("Epoch keys seen, by key id."),
   })
   .strict();

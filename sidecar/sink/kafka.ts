@@ -1,0 +1,123 @@
+// The Kafka sink: kafkajs with an idempotent producer, acks=all, one request in flight (so a
+// retried batch cannot overtake the next one), gzip, TLS and SASL from mounted files. The
+// client is rebuilt, re-reading its credentials, after an authentication or TLS failure, so
+// a fixed Secret heals the sidecar without a restart. kafkajs retries briefly inside a call;
+// longer outages are the caller's (the spool's) to ride out with the one backoff policy.
+import { CompressionTypes, Kafka, type logCreator, logLevel, type Producer } from "kafkajs";
+import type { z } from "zod";
+import type { KafkaSink as KafkaSinkConfig } from "../config/schema.ts";
+import { saslOptions, tlsOptions } from "./credentials.ts";
+import { kafkaError } from "./kafka-errors.ts";
+import { batchBytes, type Sink, type SinkAck, type SinkMessage } from "./sink.ts";
+
+export type KafkaSinkSettings = z.infer<typeof KafkaSinkConfig>;
+
+export interface KafkaSinkOptions {
+  /** kafkajs' own log lines (never credentials: only namespace, message and broker). */
+  log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** How long kafkajs retries inside one publish before it reports the failure. */
+  retryMs?: number;
+}
+
+const LEVELS = {
+  [logLevel.NOTHING]: "debug",
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+} as const;
+
+export class KafkaSink implements Sink {
+  readonly name = "kafka";
+  private readonly settings: KafkaSinkSettings;
+  private readonly opts: KafkaSinkOptions;
+  private producer: Producer | undefined;
+  private connecting: Promise<Producer> | undefined;
+
+  constructor(settings: KafkaSinkSettings, opts: KafkaSinkOptions = {}) {
+    this.settings = settings;
+    this.opts = opts;
+  }
+
+  get topic(): string {
+    return this.settings.topic;
+  }
+
+  async publish(batch: readonly SinkMessage[]): Promise<SinkAck> {
+    const bytes = batchBytes(batch);
+    try {
+      const producer = await this.connect();
+      await producer.send({
+        topic: this.settings.topic,
+        acks: -1,
+        compression:
+          this.settings.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
+        messages: batch.map((m) => ({ key: m.key, value: m.value })),
+      });
+      return { where: "kafka", count: batch.length, bytes };
+    } catch (err) {
+      const error = kafkaError(err, `kafka topic ${this.settings.topic}`);
+      if (error.kind === "auth-failed" || error.kind === "tls" || error.kind === "config") {
+        await this.reset(); // next attempt re-reads the mounted credentials
+      }
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.reset();
+  }
+
+  private connect(): Promise<Producer> {
+    if (this.producer) return Promise.resolve(this.producer);
+    this.connecting ??= this.build().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async build(): Promise<Producer> {
+    const [ssl, sasl] = await Promise.all([
+      tlsOptions(this.settings.tls),
+      saslOptions(this.settings.sasl),
+    ]);
+    const retryMs = this.opts.retryMs ?? 2_000;
+    const log = this.opts.log;
+    const creator: logCreator =
+      () =>
+      ({ namespace, level, log: entry }) =>
+        log?.(LEVELS[level] ?? "debug", `kafkajs ${namespace}: ${entry.message}`);
+    const kafka = new Kafka({
+      clientId: this.settings.clientId,
+      brokers: this.settings.brokers,
+      ...(ssl ? { ssl } : sasl ? { ssl: false } : {}),
+      ...(sasl ? { sasl } : {}),
+      connectionTimeout: this.opts.connectionTimeoutMs ?? 3_000,
+      requestTimeout: this.opts.requestTimeoutMs ?? 10_000,
+      logLevel: log ? logLevel.WARN : logLevel.NOTHING,
+      logCreator: creator,
+    });
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: { retries: 4, initialRetryTime: 100, maxRetryTime: Math.max(200, retryMs / 4) },
+    });
+    try {
+      await producer.connect();
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined); // the connect error is the news
+      throw err;
+    }
+    this.producer = producer;
+    return producer;
+  }
+
+  private async reset(): Promise<void> {
+    const p = this.producer;
+    this.producer = undefined;
+    if (p) await p.disconnect();
+  }
+}

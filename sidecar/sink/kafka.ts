@@ -96,6 +96,8 @@ export class KafkaSink implements Sink {
       ...(sasl ? { sasl } : {}),
       connectionTimeout: this.opts.connectionTimeoutMs ?? 3_000,
       requestTimeout: this.opts.requestTimeoutMs ?? 10_000,
+      // Connection attempts retry briefly here too; the spool owns long outages.
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: Math.max(200, retryMs / 4) },
       logLevel: log ? logLevel.WARN : logLevel.NOTHING,
       logCreator: creator,
     });

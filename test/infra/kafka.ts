@@ -3,7 +3,7 @@
 // with SASL_SSL (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 over TLS with a generated CA), so the
 // sidecar's TLS/SASL support is tested against the real thing.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kafka, logLevel, type SASLOptions } from "kafkajs";
@@ -20,8 +20,17 @@ export interface SaslSslEndpoint {
   mechanisms: readonly ["plain", "scram-sha-256", "scram-sha-512"];
 }
 
+export interface KafkaPorts {
+  plain: number;
+  controller: number;
+  sasl: number;
+}
+
 export interface KafkaBroker {
   bootstrap: string;
+  /** Pass back with workDir to start the same broker again (same ports, same data). */
+  ports: KafkaPorts;
+  workDir: string;
   saslSsl: SaslSslEndpoint | undefined;
   logFile: string;
   dataDir: string;
@@ -35,6 +44,11 @@ export interface KafkaOptions {
   heapMb?: number;
   workDir?: string;
   readyTimeoutMs?: number;
+  /**
+   * Restart: with the workDir and ports of a stopped broker, starts it again on the same
+   * ports and the same data (storage is formatted only when it was not yet). Not with saslSsl.
+   */
+  ports?: KafkaPorts;
 }
 
 const LOG4J2 = `rootLogger.level=INFO
@@ -72,11 +86,15 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaBroker> {
   const dataDir = join(workDir, "data");
   mkdirSync(dataDir, { recursive: true });
   const heapMb = opts.heapMb ?? 512;
-  const [plainPort, controllerPort, saslPort] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
+  const formatted = existsSync(join(dataDir, "meta.properties"));
+  if (formatted && opts.saslSsl) {
+    throw new ComponentError(
+      "restarting a broker with saslSsl is not supported (new CA, new password)",
+    );
+  }
+  const [plainPort, controllerPort, saslPort] = opts.ports
+    ? [opts.ports.plain, opts.ports.controller, opts.ports.sasl]
+    : await Promise.all([freePort(), freePort(), freePort()]);
 
   const listeners = [
     `PLAINTEXT://127.0.0.1:${plainPort}`,
@@ -160,20 +178,22 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaBroker> {
 
   // A 16-byte id, base64url; Kafka's own tool avoids a leading "-", which reads as an option.
   const clusterId = randomBytes(16).toString("base64url").replace(/^-/, "A");
-  const format = new ManagedProcess({
-    name: "kafka-storage-format",
-    ...java(
-      opts.libs,
-      "kafka.tools.StorageTool",
-      ["format", "--cluster-id", clusterId, "--config", serverProperties, ...formatArgs],
-      workDir,
-      256,
-    ),
-    logFile: join(workDir, "format.log"),
-  });
-  const formatExit = await format.exited;
-  if (formatExit !== "0") {
-    throw new ComponentError(`kafka storage format failed (${formatExit}):\n${format.logTail()}`);
+  if (!formatted) {
+    const format = new ManagedProcess({
+      name: "kafka-storage-format",
+      ...java(
+        opts.libs,
+        "kafka.tools.StorageTool",
+        ["format", "--cluster-id", clusterId, "--config", serverProperties, ...formatArgs],
+        workDir,
+        256,
+      ),
+      logFile: join(workDir, "format.log"),
+    });
+    const formatExit = await format.exited;
+    if (formatExit !== "0") {
+      throw new ComponentError(`kafka storage format failed (${formatExit}):\n${format.logTail()}`);
+    }
   }
 
   const proc = new ManagedProcess({
@@ -209,6 +229,8 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaBroker> {
   }
   return {
     bootstrap,
+    ports: { plain: plainPort, controller: controllerPort, sasl: saslPort },
+    workDir,
     saslSsl,
     logFile,
     dataDir,

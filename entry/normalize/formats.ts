@@ -1,0 +1,202 @@
+// Line parsers, one per input format, behind one interface and registered in one table: each
+// turns a line into named values (nested for JSON) or says why it could not. None throws.
+import { compilePolicyRegex, type LineFormat } from "./options.ts";
+
+export type Parsed = Record<string, unknown>;
+export type ParseResult = { ok: true; values: Parsed } | { ok: false; reason: string };
+
+export interface LineParser {
+  parse(line: string): ParseResult;
+  /** The audit-field mapping used when the policy gives none for a field. */
+  defaults: Readonly<Record<string, string>>;
+  /** Re-renders values after field redaction, so the raw line shows what was redacted. */
+  render?(values: Parsed): string;
+}
+
+const json: LineParser = {
+  parse(line) {
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (err) {
+      return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v))
+      return { ok: false, reason: "not a JSON object" };
+    return { ok: true, values: v as Parsed };
+  },
+  defaults: {},
+  render: (values) => JSON.stringify(values),
+};
+
+// Apache/nginx: %h %l %u %t "%r" %>s %b [ "%{Referer}i" "%{User-agent}i" ]
+const QUOTED = String.raw`"((?:[^"\\]|\\.)*)"`;
+const COMMON = new RegExp(String.raw`^(\S+) (\S+) (\S+) \[([^\]]+)\] ${QUOTED} (\d{3}|-) (\d+|-)`);
+const COMBINED_TAIL = new RegExp(String.raw`^ ${QUOTED} ${QUOTED}`);
+
+function accessLog(withAgent: boolean): LineParser {
+  return {
+    parse(line) {
+      const m = COMMON.exec(line);
+      if (!m)
+        return { ok: false, reason: `not a ${withAgent ? "combined" : "common"} access log line` };
+      const [all, host, ident, user, time, request = "", status, bytes] = m;
+      const values: Parsed = {
+        remote_addr: host,
+        ident: dash(ident),
+        remote_user: dash(user),
+        time_local: time,
+        request: unescape(request),
+        status: status === "-" ? undefined : Number(status),
+        body_bytes_sent: bytes === "-" ? undefined : Number(bytes),
+      };
+      // "METHOD path PROTOCOL"; the path may itself hold escaped quotes and spaces.
+      const parts = unescape(request).split(" ");
+      const protocol =
+        parts.length > 2 && /^HTTP\//.test(parts[parts.length - 1] ?? "") ? parts.pop() : undefined;
+      const method = parts.shift();
+      Object.assign(values, {
+        method,
+        path: parts.length > 0 ? parts.join(" ") : undefined,
+        protocol,
+      });
+      if (withAgent) {
+        // nginx writes combined lines without the two quoted fields now and then: keep them.
+        const t = COMBINED_TAIL.exec(line.slice(all.length));
+        if (t) {
+          values.http_referer = dash(unescape(t[1] ?? ""));
+          values.http_user_agent = dash(unescape(t[2] ?? ""));
+        }
+      }
+      return { ok: true, values: dropUndefined(values) };
+    },
+    defaults: {
+      actor: "remote_user",
+      action: "method",
+      resource: "path",
+      time: "time_local",
+      sourceIp: "remote_addr",
+      userAgent: "http_user_agent",
+      statusCode: "status",
+    },
+  };
+}
+
+function dash(v: string | undefined): string | undefined {
+  return v === "-" || v === "" ? undefined : v;
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\(.)/g, "$1");
+}
+
+function dropUndefined(v: Parsed): Parsed {
+  for (const k of Object.keys(v)) if (v[k] === undefined) delete v[k];
+  return v;
+}
+
+const logfmt: LineParser = {
+  parse(line) {
+    const values: Parsed = {};
+    let i = 0;
+    const n = line.length;
+    while (i < n) {
+      while (i < n && line[i] === " ") i++;
+      if (i >= n) break;
+      const keyStart = i;
+      while (i < n && line[i] !== "=" && line[i] !== " ") i++;
+      const key = line.slice(keyStart, i);
+      if (!key || key.includes('"'))
+        return { ok: false, reason: `bad key at column ${keyStart + 1}` };
+      if (line[i] !== "=") {
+        values[key] = true;
+        continue;
+      }
+      i++;
+      if (line[i] === '"') {
+        let value = "";
+        i++;
+        while (i < n && line[i] !== '"') {
+          if (line[i] === "\\" && i + 1 < n) i++;
+          value += line[i];
+          i++;
+        }
+        if (i >= n) return { ok: false, reason: `unterminated quote for ${key}` };
+        i++;
+        values[key] = value;
+      } else {
+        const start = i;
+        while (i < n && line[i] !== " ") i++;
+        values[key] = line.slice(start, i);
+      }
+    }
+    if (Object.keys(values).length === 0) return { ok: false, reason: "no key=value pairs" };
+    return { ok: true, values };
+  },
+  defaults: {},
+  render: (values) =>
+    Object.entries(values)
+      .map(([k, v]) =>
+        v === true
+          ? k
+          : `${k}=${/[\s"=]/.test(String(v)) || v === "" ? JSON.stringify(String(v)) : String(v)}`,
+      )
+      .join(" "),
+};
+
+function regex(pattern: string): LineParser {
+  const re = compilePolicyRegex(pattern);
+  return {
+    parse(line) {
+      const m = re.exec(line);
+      if (!m?.groups) return { ok: false, reason: "line does not match the policy's pattern" };
+      return { ok: true, values: dropUndefined({ ...m.groups }) };
+    },
+    defaults: {},
+  };
+}
+
+export function lineParser(format: LineFormat, pattern?: string): LineParser {
+  switch (format) {
+    case "json":
+      return json;
+    case "common":
+      return accessLog(false);
+    case "combined":
+      return accessLog(true);
+    case "logfmt":
+      return logfmt;
+    case "regex":
+      if (!pattern) throw new Error("format regex needs a pattern");
+      return regex(pattern);
+  }
+}
+
+/** A value at a dotted path; an exact key with dots in it wins over descending. */
+export function getPath(values: Parsed, path: string): unknown {
+  if (path in values) return values[path];
+  let cur: unknown = values;
+  for (const part of path.split(".")) {
+    if (typeof cur !== "object" || cur === null || Array.isArray(cur)) return undefined;
+    cur = (cur as Parsed)[part];
+  }
+  return cur;
+}
+
+/** Sets a value at a dotted path if it exists; returns whether it did. */
+export function setPath(values: Parsed, path: string, value: unknown): boolean {
+  if (path in values) {
+    values[path] = value;
+    return true;
+  }
+  const parts = path.split(".");
+  let cur: unknown = values;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof cur !== "object" || cur === null) return false;
+    cur = (cur as Parsed)[part];
+  }
+  const last = parts[parts.length - 1] as string;
+  if (typeof cur !== "object" || cur === null || !(last in (cur as Parsed))) return false;
+  (cur as Parsed)[last] = value;
+  return true;
+}

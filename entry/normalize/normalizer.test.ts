@@ -1,0 +1,125 @@
+// Golden files per format (test/fixtures/normalize/<format>/: input.log, options.json and the
+// expected golden.jsonl; UPDATE_GOLDEN=1 rewrites them, to be read and committed on purpose),
+// and properties that hold for any input: never throws, never drops, deterministic.
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { canonicalize } from "../canonical.ts";
+import { AuditEvent, type KubernetesIdentity } from "../record.ts";
+import { createNormalizer } from "./normalizer.ts";
+import { NormalizeOptions } from "./options.ts";
+
+const fixtures = new URL("../../test/fixtures/normalize/", import.meta.url).pathname;
+const identity: KubernetesIdentity = {
+  cluster: "prod-eu",
+  namespace: "payments",
+  pod: "payments-api-7d9f-abcde",
+  podUid: "6f1c2a9e-0000-4000-8000-000000000001",
+  container: "api",
+  node: "node-3",
+  serviceAccount: "payments-api",
+  policy: "payments-api",
+  policyGeneration: 3,
+};
+
+/** Splits a file into lines as the tailer does: by \n, keeping the bytes as they are. */
+function lines(buf: Buffer): { bytes: Buffer; offset: number }[] {
+  const out: { bytes: Buffer; offset: number }[] = [];
+  let start = 0;
+  for (let i = 0; i < buf.length; i++) {
+    if (buf[i] === 0x0a) {
+      out.push({ bytes: buf.subarray(start, i), offset: start });
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+describe("golden files", () => {
+  for (const format of readdirSync(fixtures)) {
+    it(format, () => {
+      const dir = join(fixtures, format);
+      const options = NormalizeOptions.parse(
+        JSON.parse(readFileSync(join(dir, "options.json"), "utf8")),
+      );
+      const normalize = createNormalizer(options, identity);
+      const out = lines(readFileSync(join(dir, "input.log"))).map((l) => {
+        const r = normalize(l.bytes, { file: "/var/log/app/access.log", offset: l.offset });
+        if (r.kind === "event") expect(AuditEvent.safeParse(r.event).success).toBe(true);
+        return canonicalize(r);
+      });
+      const golden = join(dir, "golden.jsonl");
+      if (process.env.UPDATE_GOLDEN) writeFileSync(golden, `${out.join("\n")}\n`);
+      expect(out).toEqual(readFileSync(golden, "utf8").trimEnd().split("\n"));
+    });
+  }
+});
+
+describe("any input", () => {
+  const formats = ["json", "combined", "common", "logfmt"] as const;
+  it("never throws, always gives a valid event or an exclusion, and is deterministic", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...formats),
+        fc.uint8Array({ maxLength: 400 }),
+        (format, bytes) => {
+          const normalize = createNormalizer(
+            NormalizeOptions.parse({
+              format,
+              maxLineBytes: 256,
+              required: ["actor"],
+              redact: [{ pattern: "a+" }],
+            }),
+            identity,
+          );
+          const a = normalize(bytes, { file: "/f", offset: 7 });
+          const b = normalize(bytes, { file: "/f", offset: 7 });
+          expect(canonicalize(a)).toBe(canonicalize(b));
+          if (a.kind === "event") {
+            expect(AuditEvent.safeParse(a.event).success).toBe(true);
+            expect(Buffer.byteLength(a.event.raw)).toBeLessThanOrEqual(256);
+            expect(a.event.violations).toContain("missing: actor");
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("keeps the hash of the original line whatever redaction does", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (secret) => {
+        const normalize = createNormalizer(
+          NormalizeOptions.parse({ format: "logfmt", redact: [{ field: "password" }] }),
+          identity,
+        );
+        const line = Buffer.from(`user=alice password=${JSON.stringify(secret)}`);
+        const r = normalize(line, { file: "/f", offset: 0 });
+        if (r.kind !== "event") throw new Error("excluded");
+        expect(r.event.source.lineHash).toMatch(/^[0-9a-f]{64}$/);
+        if (secret.length > 0 && !secret.includes("\\") && !secret.includes('"')) {
+          expect(r.event.raw).not.toContain(`password=${JSON.stringify(secret)}`);
+          expect(r.event.redactions).toEqual(["field:password"]);
+        }
+      }),
+    );
+  });
+
+  it("uses the reader's length and hash for a line it had to cut", () => {
+    const normalize = createNormalizer(
+      NormalizeOptions.parse({ format: "json", maxLineBytes: 256 }),
+      identity,
+    );
+    const r = normalize(Buffer.from('{"a":'), {
+      file: "/f",
+      offset: 0,
+      fullLength: 5_000_000,
+      fullHash: "ab".repeat(32),
+    });
+    if (r.kind !== "event") throw new Error("excluded");
+    expect(r.event.source).toMatchObject({ length: 5_000_000, lineHash: "ab".repeat(32) });
+    expect(r.event.violations).toContain("line-too-long");
+    expect(r.event.rawTruncated).toBe(true);
+  });
+});

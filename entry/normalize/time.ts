@@ -1,0 +1,110 @@
+// Event times as apps write them, to RFC 3339 UTC keeping the sub-second digits the app gave
+// (at least milliseconds, at most nanoseconds). Accepted: RFC 3339 / ISO 8601 with or without
+// a zone (no zone is read as UTC and flagged), the access-log form 10/Oct/2000:13:55:36 -0700,
+// and Unix time in seconds, milliseconds, microseconds or nanoseconds (number or digits).
+
+export interface ParsedTime {
+  time: string;
+  /** Set when the time had no zone and was read as UTC. */
+  assumedUtc?: true;
+}
+
+const MONTHS: Record<string, number> = {
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+};
+
+const ISO =
+  /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|z|[+-]\d\d:?\d\d)?$/;
+const CLF = /^(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))? ([+-]\d{4})$/;
+const UNIX = /^(\d{1,19})(?:\.(\d{1,9}))?$/;
+
+function format(ms: number, fraction: string): string | undefined {
+  if (!Number.isFinite(ms)) return undefined;
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1970 || d.getUTCFullYear() > 9999)
+    return undefined;
+  return `${d.toISOString().slice(0, 19)}.${fraction.padEnd(3, "0")}Z`;
+}
+
+function offsetMinutes(zone: string): number {
+  if (zone === "Z" || zone === "z") return 0;
+  const sign = zone.startsWith("-") ? -1 : 1;
+  const digits = zone.slice(1).replace(":", "");
+  return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4)));
+}
+
+function fromParts(
+  y: number,
+  mo: number,
+  d: number,
+  h: number,
+  mi: number,
+  s: number,
+  fraction: string,
+  zone: string | undefined,
+): ParsedTime | undefined {
+  if (mo > 11 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
+  const local = Date.UTC(y, mo, d, h, mi, Math.min(s, 59));
+  if (new Date(local).getUTCDate() !== d) return undefined; // 31 February and the like
+  const time = format(local - offsetMinutes(zone ?? "Z") * 60_000, fraction);
+  if (!time) return undefined;
+  return zone === undefined ? { time, assumedUtc: true } : { time };
+}
+
+export function parseEventTime(value: unknown): ParsedTime | undefined {
+  if (typeof value === "number") return fromUnix(String(value));
+  if (typeof value !== "string") return undefined;
+  const text = value.trim();
+  let m = ISO.exec(text);
+  if (m) {
+    const [, y, mo, d, h, mi, s, f = "", zone] = m;
+    return fromParts(
+      Number(y),
+      Number(mo) - 1,
+      Number(d),
+      Number(h),
+      Number(mi),
+      Number(s),
+      f,
+      zone,
+    );
+  }
+  m = CLF.exec(text);
+  if (m) {
+    const [, d, mon, y, h, mi, s, f = "", zone] = m;
+    const month = MONTHS[mon as string];
+    if (month === undefined) return undefined;
+    return fromParts(Number(y), month, Number(d), Number(h), Number(mi), Number(s), f, zone);
+  }
+  return fromUnix(text);
+}
+
+function fromUnix(text: string): ParsedTime | undefined {
+  const m = UNIX.exec(text);
+  if (!m) return undefined;
+  const [, whole = "", frac = ""] = m;
+  // The magnitude says the unit: seconds until the year 5138, then ms, µs, ns.
+  const digits = whole.replace(/^0+/, "").length;
+  const unitDigits = digits <= 11 ? 0 : digits <= 14 ? 3 : digits <= 17 ? 6 : 9;
+  const seconds = unitDigits === 0 ? whole : whole.slice(0, whole.length - unitDigits);
+  const fraction = (unitDigits === 0 ? frac : whole.slice(whole.length - unitDigits) + frac).slice(
+    0,
+    9,
+  );
+  const time = format(
+    Number(seconds) * 1000,
+    fraction.replace(/0+$/, "").length > 0 ? fraction : "",
+  );
+  return time ? { time } : undefined;
+}

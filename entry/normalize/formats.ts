@@ -30,7 +30,7 @@ const json: LineParser = {
 };
 
 // Apache/nginx: %h %l %u %t "%r" %>s %b [ "%{Referer}i" "%{User-agent}i" ]
-const QUOTED = String.raw`"((?:[^"\\]|\\.)*)"`;
+const QUOTED = '"((?:[^"\\\\]|\\\\.)*)"';
 const COMMON = new RegExp(String.raw`^(\S+) (\S+) (\S+) \[([^\]]+)\] ${QUOTED} (\d{3}|-) (\d+|-)`);
 const COMBINED_TAIL = new RegExp(String.raw`^ ${QUOTED} ${QUOTED}`);
 
@@ -46,12 +46,12 @@ function accessLog(withAgent: boolean): LineParser {
         ident: dash(ident),
         remote_user: dash(user),
         time_local: time,
-        request: unescape(request),
+        request: unbackslash(request),
         status: status === "-" ? undefined : Number(status),
         body_bytes_sent: bytes === "-" ? undefined : Number(bytes),
       };
       // "METHOD path PROTOCOL"; the path may itself hold escaped quotes and spaces.
-      const parts = unescape(request).split(" ");
+      const parts = unbackslash(request).split(" ");
       const protocol =
         parts.length > 2 && /^HTTP\//.test(parts[parts.length - 1] ?? "") ? parts.pop() : undefined;
       const method = parts.shift();
@@ -64,8 +64,8 @@ function accessLog(withAgent: boolean): LineParser {
         // nginx writes combined lines without the two quoted fields now and then: keep them.
         const t = COMBINED_TAIL.exec(line.slice(all.length));
         if (t) {
-          values.http_referer = dash(unescape(t[1] ?? ""));
-          values.http_user_agent = dash(unescape(t[2] ?? ""));
+          values.http_referer = dash(unbackslash(t[1] ?? ""));
+          values.http_user_agent = dash(unbackslash(t[2] ?? ""));
         }
       }
       return { ok: true, values: dropUndefined(values) };
@@ -86,7 +86,7 @@ function dash(v: string | undefined): string | undefined {
   return v === "-" || v === "" ? undefined : v;
 }
 
-function unescape(s: string): string {
+function unbackslash(s: string): string {
   return s.replace(/\\(.)/g, "$1");
 }
 

@@ -2,15 +2,30 @@
 // loop, and an idempotent CRD install (every test file installs the same cluster-scoped CRD).
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import {
+  AdmissionregistrationV1Api,
   ApiextensionsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions,
+  type V1ClusterRole,
+  type V1ClusterRoleBinding,
+  type V1Pod,
+  type V1Role,
+  type V1RoleBinding,
 } from "@kubernetes/client-node";
+import { pino } from "pino";
 import { CRD_FILE } from "../../operator/api/generate-crd.ts";
-import { GROUP, PLURAL, VERSION } from "../../operator/api/policy.ts";
+import { type AuditPolicyStatus, GROUP, PLURAL, VERSION } from "../../operator/api/policy.ts";
+import { type RbacOptions, rbacManifests } from "../../operator/rbac.ts";
+import { type Operator, type OperatorOptions, startOperator } from "../../operator/run.ts";
 import { endpoint } from "../infra/endpoints.ts";
+import { serviceAccountKubeconfig } from "../infra/kube.ts";
 
 export function adminConfig(): KubeConfig {
   const kc = new KubeConfig();
@@ -88,4 +103,160 @@ export const policyRef = (namespace: string) => ({
 
 export function policyBody(name: string, spec: Record<string, unknown>) {
   return { apiVersion: `${GROUP}/${VERSION}`, kind: "AuditPolicy", metadata: { name }, spec };
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface TestOperator {
+  operator: Operator;
+  namespace: string;
+  names: RbacOptions;
+  /** The operator's ServiceAccount kubeconfig: bound only to operator/rbac.ts. */
+  saConfig: KubeConfig;
+  stop(): Promise<void>;
+}
+
+export interface Deployment {
+  namespace: string;
+  names: RbacOptions;
+  saConfig: KubeConfig;
+  start(identity: string, over?: Partial<OperatorOptions>): Promise<Operator>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Installs what the chart would (ServiceAccount, the RBAC from operator/rbac.ts, an empty
+ * MutatingWebhookConfiguration) under names unique to this run, as the admin; start() then runs
+ * an operator replica in this process that talks to the API server only as that ServiceAccount.
+ */
+export async function deployOperator(kc: KubeConfig, run: string): Promise<Deployment> {
+  const names: RbacOptions = {
+    name: `auditready-operator-${run}`,
+    namespace: `auditready-${run}`,
+    serviceAccount: "auditready-operator",
+    webhookConfiguration: `auditready-${run}`,
+    lease: "auditready-operator",
+  };
+  const saConfig = new KubeConfig();
+  saConfig.loadFromFile(
+    await serviceAccountKubeconfig(endpoint("kubeconfig"), names.namespace, names.serviceAccount),
+  );
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  for (const m of rbacManifests(names)) {
+    const kind = m.kind as string;
+    if (kind === "ClusterRole") await rbac.createClusterRole({ body: m as V1ClusterRole });
+    if (kind === "ClusterRoleBinding")
+      await rbac.createClusterRoleBinding({ body: m as unknown as V1ClusterRoleBinding });
+    if (kind === "Role")
+      await rbac.createNamespacedRole({ namespace: names.namespace, body: m as V1Role });
+    if (kind === "RoleBinding")
+      await rbac.createNamespacedRoleBinding({
+        namespace: names.namespace,
+        body: m as unknown as V1RoleBinding,
+      });
+  }
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+  await admission.createMutatingWebhookConfiguration({
+    body: { metadata: { name: names.webhookConfiguration }, webhooks: [] },
+  });
+  const log = pino({ level: process.env.AUDITREADY_TEST_LOG ?? "silent" });
+  const running: Operator[] = [];
+  return {
+    namespace: names.namespace,
+    names,
+    saConfig,
+    async start(identity, over = {}) {
+      const port = await freePort();
+      const op = await startOperator({
+        kc: saConfig,
+        namespace: names.namespace,
+        cluster: "it-cluster",
+        identity,
+        log: log.child({ identity }),
+        webhook: {
+          host: "127.0.0.1",
+          port,
+          endpoint: { url: `https://127.0.0.1:${port}/mutate` },
+          configurationName: names.webhookConfiguration,
+          certSecretName: "auditready-webhook-cert",
+          dnsNames: [],
+          ipAddresses: ["127.0.0.1"],
+        },
+        leaseName: names.lease,
+        leaseMs: 4_000,
+        renewMs: 500,
+        ...over,
+      });
+      running.push(op);
+      return op;
+    },
+    async cleanup() {
+      await Promise.allSettled(running.map((op) => op.stop()));
+      await admission.deleteMutatingWebhookConfiguration({ name: names.webhookConfiguration });
+      await rbac.deleteClusterRoleBinding({ name: names.name });
+      await rbac.deleteClusterRole({ name: names.name });
+    },
+  };
+}
+
+/** A pod spec as tests create them: no kubelet runs, so it stays Pending unless a test says so. */
+export function podBody(
+  name: string,
+  labels: Record<string, string>,
+  extra: Partial<V1Pod> = {},
+): V1Pod {
+  return {
+    metadata: { name, labels, ...extra.metadata },
+    spec: { containers: [{ name: "api", image: "registry.invalid/app:1" }], ...extra.spec },
+  };
+}
+
+/** Plays the kubelet: writes the sidecar's (and the app's) readiness into the pod status. */
+export async function setSidecarReady(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  ready: boolean,
+) {
+  const core = kc.makeApiClient(CoreV1Api);
+  const waiting = { waiting: { reason: "ContainerCreating" } };
+  const running = { running: { startedAt: new Date().toISOString() } };
+  const status = (n: string, image: string) => ({
+    name: n,
+    image,
+    imageID: "",
+    ready,
+    restartCount: 0,
+    started: ready,
+    state: ready ? running : waiting,
+  });
+  await core.patchNamespacedPodStatus(
+    {
+      namespace,
+      name,
+      body: {
+        status: {
+          phase: ready ? "Running" : "Pending",
+          initContainerStatuses: [status("auditready-sidecar", "ghcr.io/auditready/sidecar:0.1.0")],
+          containerStatuses: [status("api", "registry.invalid/app:1")],
+        },
+      },
+    },
+    setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+  );
+}
+
+export async function readPolicy(kc: KubeConfig, namespace: string, name: string) {
+  return (await kc
+    .makeApiClient(CustomObjectsApi)
+    .getNamespacedCustomObject({ ...policyRef(namespace), name })) as {
+    metadata: { generation: number };
+    status?: AuditPolicyStatus;
+  };
 }

@@ -1,0 +1,194 @@
+// The operator's own list+watch loop (the client library's informer restarts on a timer, loses
+// events after a restart and floods the server). It lists, then watches from the list's
+// resourceVersion; resumes from the last resourceVersion seen (bookmarks included) when a
+// watch ends; relists on 410 Gone; treats a watch silent for longer than silentMs as dead; and
+// backs off exponentially on errors. The cache holds only what transform() keeps, so a
+// cluster's pods cost a few hundred bytes each, not the full object.
+import { type KubeConfig, Watch } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+
+export interface ListPage {
+  items: unknown[];
+  resourceVersion: string;
+  continue?: string;
+}
+
+export interface InformerOptions<T> {
+  name: string;
+  kc: KubeConfig;
+  /** Watch path, e.g. /api/v1/pods. */
+  path: string;
+  list: (opts: { limit: number; continue?: string }) => Promise<ListPage>;
+  /** Strips an object to what the controller reads; undefined drops it from the cache. */
+  transform: (raw: unknown) => T | undefined;
+  key: (obj: T) => string;
+  onChange: (key: string, obj: T | undefined, old: T | undefined) => void;
+  log: Logger;
+  silentMs?: number;
+  pageSize?: number;
+}
+
+export class WatchGoneError extends Error {
+  readonly kind = "WatchGone";
+}
+
+export class Informer<T> {
+  readonly cache = new Map<string, T>();
+  private resourceVersion: string | undefined;
+  private abort: AbortController | undefined;
+  private stopped = false;
+  private syncedResolve: (() => void) | undefined;
+  readonly synced: Promise<void>;
+  /** Counters, for tests and metrics: lists done, watches started, 410s seen. */
+  readonly stats = { lists: 0, watches: 0, gone: 0, silent: 0, errors: 0 };
+  private readonly opts: InformerOptions<T>;
+
+  constructor(opts: InformerOptions<T>) {
+    this.opts = opts;
+    this.synced = new Promise((r) => {
+      this.syncedResolve = r;
+    });
+  }
+
+  start(): void {
+    void this.loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        if (this.resourceVersion === undefined) await this.relist();
+        await this.watch();
+        failures = 0;
+      } catch (err) {
+        if (this.stopped) return;
+        if (err instanceof WatchGoneError) {
+          this.stats.gone++;
+          this.resourceVersion = undefined;
+          this.opts.log.info({ informer: this.opts.name }, "watch expired (410 Gone): relisting");
+          continue;
+        }
+        this.stats.errors++;
+        const delay = Math.min(30_000, 200 * 2 ** failures++);
+        this.opts.log.warn(
+          { informer: this.opts.name, err: String(err), delay },
+          "list/watch failed",
+        );
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const seen = new Map<string, T>();
+    let cont: string | undefined;
+    let rv = "";
+    do {
+      const page = await this.opts.list({
+        limit: this.opts.pageSize ?? 500,
+        ...(cont !== undefined && { continue: cont }),
+      });
+      for (const raw of page.items) {
+        const obj = this.opts.transform(raw);
+        if (obj !== undefined) seen.set(this.opts.key(obj), obj);
+      }
+      rv = page.resourceVersion;
+      cont = page.continue || undefined;
+    } while (cont !== undefined);
+    this.stats.lists++;
+    for (const [key, old] of this.cache) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.opts.onChange(key, undefined, old);
+      }
+    }
+    for (const [key, obj] of seen) {
+      const old = this.cache.get(key);
+      this.cache.set(key, obj);
+      this.opts.onChange(key, obj, old);
+    }
+    this.resourceVersion = rv;
+    this.syncedResolve?.();
+  }
+
+  private async watch(): Promise<void> {
+    this.stats.watches++;
+    const silentMs = this.opts.silentMs ?? 5 * 60_000;
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.abort?.abort();
+        if (err) reject(err);
+        else resolve();
+      };
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          this.stats.silent++;
+          this.opts.log.info({ informer: this.opts.name }, "watch silent: restarting it");
+          finish();
+        }, silentMs);
+      };
+      arm();
+      new Watch(this.opts.kc)
+        .watch(
+          this.opts.path,
+          {
+            resourceVersion: this.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: Math.max(1, Math.floor(silentMs / 1000) + 60),
+          },
+          (type: string, obj: { metadata?: { resourceVersion?: string }; code?: number }) => {
+            arm();
+            if (type === "ERROR") {
+              finish(
+                obj.code === 410 ? new WatchGoneError("410 Gone") : new Error(JSON.stringify(obj)),
+              );
+              return;
+            }
+            const rv = obj.metadata?.resourceVersion;
+            if (type !== "BOOKMARK") this.apply(type, obj);
+            if (rv) this.resourceVersion = rv;
+          },
+          (err: unknown) => {
+            const code = (err as { statusCode?: number; code?: number } | null)?.statusCode;
+            if (code === 410) finish(new WatchGoneError("410 Gone"));
+            else if (err && (err as { name?: string }).name !== "AbortError") finish(err);
+            else finish();
+          },
+        )
+        .then(
+          (controller) => {
+            if (settled) controller.abort();
+            else this.abort = controller;
+          },
+          (err: unknown) => {
+            const code =
+              (err as { code?: number; statusCode?: number }).statusCode ??
+              (err as { code?: number }).code;
+            finish(code === 410 ? new WatchGoneError("410 Gone") : err);
+          },
+        );
+    });
+  }
+
+  private apply(type: string, raw: unknown): void {
+    const obj = this.opts.transform(raw);
+    if (obj === undefined) return;
+    const key = this.opts.key(obj);
+    const old = this.cache.get(key);
+    if (type === "DELETED") this.cache.delete(key);
+    else this.cache.set(key, obj);
+    this.opts.onChange(key, type === "DELETED" ? undefined : obj, old);
+  }
+}

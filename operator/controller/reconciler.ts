@@ -1,0 +1,270 @@
+// Runs one reconcile of one AuditPolicy: the I/O around the pure reconcileStatus(). Reads the
+// policy and pods from the informer caches, makes sure the key Secret, the public-keys and
+// sidecar-config ConfigMaps, the Kafka topic and the webhook registration match the spec, then
+// writes the status if it changed and emits Events for condition changes. Returns whether to
+// requeue with backoff (a step failed for a reason that may pass).
+import {
+  type CoreV1Api,
+  type CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { parsePolicy } from "../api/parse.ts";
+import { type AuditPolicyStatus, GROUP, PLURAL, type Policy, VERSION } from "../api/policy.ts";
+import { renderSidecarConfig } from "../config.ts";
+import { configMapName, publicKeysConfigMapName } from "../names.ts";
+import type { PodView } from "../podview.ts";
+import {
+  invalidStatus,
+  type PolicyEvent,
+  reconcileStatus,
+  type StepState,
+  sameStatus,
+} from "../reconcile.ts";
+import { selectorMatches } from "../select.ts";
+import { ensureTopic } from "../topic.ts";
+import { webhookName } from "../webhook/configuration.ts";
+import type { Registration } from "../webhook/register.ts";
+import type { KafkaAdmins } from "./kafka.ts";
+import { ensurePolicyKey } from "./keysecret.ts";
+import { upsertConfigMap } from "./objects.ts";
+
+export interface RawPolicy {
+  metadata: { name: string; namespace: string; uid: string; generation: number };
+  spec: unknown;
+  status?: AuditPolicyStatus;
+}
+
+export interface ReconcilerDeps {
+  core: CoreV1Api;
+  objects: CustomObjectsApi;
+  admins: KafkaAdmins;
+  policy: (key: string) => RawPolicy | undefined;
+  validPolicies: (namespace: string) => Policy[];
+  podsIn: (namespace: string) => PodView[];
+  registerWebhooks: () => Promise<Registration>;
+  identity: string;
+  log: Logger;
+  topicRecheckMs?: number;
+}
+
+interface TopicMemo {
+  fingerprint: string;
+  at: number;
+  state: StepState;
+}
+
+const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+export class PolicyReconciler {
+  private readonly deps: ReconcilerDeps;
+  private readonly topics = new Map<string, TopicMemo>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.deps = deps;
+  }
+
+  /** Returns true when the key should be retried with backoff. */
+  async reconcile(key: string): Promise<boolean> {
+    const raw = this.deps.policy(key);
+    const registration = await this.deps.registerWebhooks();
+    if (!raw) {
+      this.topics.delete(key);
+      return false;
+    }
+    const now = new Date().toISOString();
+    const parsed = parsePolicy(raw);
+    if (!parsed.ok) {
+      const status = invalidStatus(raw.metadata.generation, parsed.error.message, raw.status, now);
+      await this.writeStatus(raw, status, [
+        { type: "Warning", reason: "InvalidSpec", message: parsed.error.message },
+      ]);
+      return false;
+    }
+    const policy = parsed.policy;
+    const pods = this.deps.podsIn(policy.namespace);
+
+    const keyStep = await this.keys(policy, now);
+    const configStep = await this.config(policy, pods);
+    const topic = await this.topic(key, policy);
+    const webhook: StepState = registration.ok
+      ? registration.names.has(webhookName(policy))
+        ? {
+            ok: true,
+            reason: "Registered",
+            message: "the injection webhook selects this policy's pods",
+          }
+        : { ok: false, reason: "NotRegistered", message: "the webhook entry is missing" }
+      : { ok: false, reason: registration.error.reason, message: registration.error.message };
+    // The key and the config the sidecar mounts beside it: either missing keeps pods from starting.
+    const key_: StepState =
+      keyStep.state.ok === true && configStep !== undefined ? configStep : keyStep.state;
+
+    const { status, events } = reconcileStatus({
+      policy,
+      pods,
+      policies: this.deps.validPolicies(policy.namespace),
+      keys: keyStep.keys,
+      key: key_,
+      topic,
+      webhook,
+      previous: raw.status,
+      now,
+    });
+    await this.writeStatus(raw, status, [...keyStep.events, ...events]);
+    return topic.ok !== true || key_.ok !== true || webhook.ok !== true;
+  }
+
+  private async keys(policy: Policy, now: string) {
+    const events: PolicyEvent[] = [];
+    try {
+      const r = await ensurePolicyKey(this.deps.core, policy, now);
+      if (!r.ok) {
+        return {
+          state: { ok: false, reason: "InvalidKey", message: r.error.message } as StepState,
+          events,
+          keys: undefined,
+        };
+      }
+      if (r.value.event) events.push({ type: "Normal", ...r.value.event });
+      await upsertConfigMap(this.deps.core, policy, publicKeysConfigMapName(policy.name), {
+        "keys.json": JSON.stringify(r.value.history, null, 2),
+      });
+      const current = r.value.history[0];
+      return {
+        state: {
+          ok: true,
+          reason: "KeyAvailable",
+          message: `policy key ${current?.keyId ?? "?"} is current`,
+        } as StepState,
+        events,
+        keys: r.value.history,
+      };
+    } catch (err) {
+      return {
+        state: { ok: false, reason: "KeyError", message: String(err) } as StepState,
+        events,
+        keys: undefined,
+      };
+    }
+  }
+
+  /** The sidecar config ConfigMap; undefined when written (or nothing to write yet). */
+  private async config(policy: Policy, pods: PodView[]): Promise<StepState | undefined> {
+    const containers = policy.spec.containers ?? [
+      ...new Set(
+        pods
+          .filter((p) => selectorMatches(policy.spec.selector, p.labels))
+          .flatMap((p) => p.containers),
+      ),
+    ];
+    if (containers.length === 0) {
+      return {
+        ok: true,
+        reason: "KeyAvailable",
+        message: "no pods yet; the sidecar config is written when the first one appears",
+      };
+    }
+    const rendered = renderSidecarConfig(policy, containers);
+    if (!rendered.ok) return { ok: false, reason: "ConfigError", message: rendered.error.message };
+    try {
+      await upsertConfigMap(this.deps.core, policy, configMapName(policy.name), {
+        "config.yaml": rendered.yaml,
+      });
+      return {
+        ok: true,
+        reason: "KeyAvailable",
+        message: "the policy key and sidecar config are in place",
+      };
+    } catch (err) {
+      return { ok: false, reason: "ConfigError", message: String(err) };
+    }
+  }
+
+  private async topic(key: string, policy: Policy): Promise<StepState> {
+    const { kafka } = policy.spec.sink;
+    const r = policy.spec.retention;
+    const fingerprint = JSON.stringify([kafka.brokers, kafka.topic, r]);
+    const memo = this.topics.get(key);
+    if (
+      memo &&
+      memo.fingerprint === fingerprint &&
+      memo.state.ok === true &&
+      Date.now() - memo.at < (this.deps.topicRecheckMs ?? 300_000)
+    ) {
+      return memo.state;
+    }
+    let state: StepState;
+    try {
+      const admin = await this.deps.admins.get(kafka.brokers);
+      const out = await ensureTopic(admin, {
+        topic: kafka.topic,
+        retentionDays: r.days,
+        replicas: r.replicas,
+        minInSync: r.minInSync,
+        partitions: 3,
+      });
+      state = out.ok
+        ? {
+            ok: true,
+            reason: "TopicConfigured",
+            message: `topic ${kafka.topic} ${out.action}: retention ${r.days}d, replicas ${r.replicas}, min.insync ${r.minInSync}`,
+          }
+        : { ok: false, reason: out.error.reason, message: out.error.message };
+    } catch (err) {
+      state = {
+        ok: false,
+        reason: "BrokerUnavailable",
+        message: `cannot reach ${kafka.brokers.join(",")}: ${(err as Error).message}`,
+      };
+    }
+    this.topics.set(key, { fingerprint, at: Date.now(), state });
+    return state;
+  }
+
+  private async writeStatus(raw: RawPolicy, status: AuditPolicyStatus, events: PolicyEvent[]) {
+    const { name, namespace, uid } = raw.metadata;
+    if (!sameStatus(raw.status, status)) {
+      // Absent keys are written as null so a merge patch removes what is no longer true.
+      const body = { status: { signingKeys: null, publicKeysConfigMap: null, ...status } };
+      const updated = (await this.deps.objects.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body },
+        merge,
+      )) as RawPolicy;
+      // The informer will deliver this too; keeping it now avoids a stale compare meanwhile.
+      raw.status = updated.status ?? status;
+    }
+    for (const e of events) {
+      try {
+        await this.deps.core.createNamespacedEvent({
+          namespace,
+          body: {
+            metadata: { generateName: `${name}.`, namespace },
+            involvedObject: {
+              apiVersion: `${GROUP}/${VERSION}`,
+              kind: "AuditPolicy",
+              name,
+              namespace,
+              uid,
+            },
+            type: e.type,
+            reason: e.reason,
+            message: e.message,
+            source: { component: "auditready-operator" },
+            reportingComponent: "auditready.dev/operator",
+            reportingInstance: this.deps.identity,
+            firstTimestamp: new Date(),
+            lastTimestamp: new Date(),
+            count: 1,
+          },
+        });
+      } catch (err) {
+        this.deps.log.warn(
+          { err: String(err), policy: `${namespace}/${name}` },
+          "could not record event",
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,278 @@
+// Assembles one operator replica from its parts; main.ts only reads configuration and calls
+// this. Every replica serves the webhook from its own policy cache. Only the elected leader
+// watches pods, runs the reconcile workers, renews the serving certificate and keeps the
+// MutatingWebhookConfiguration current.
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { Histogram, Registry } from "prom-client";
+import { parsePolicy } from "./api/parse.ts";
+import { GROUP, PLURAL, type Policy, VERSION } from "./api/policy.ts";
+import { Informer, type ListPage } from "./controller/informer.ts";
+import { KafkaAdmins } from "./controller/kafka.ts";
+import { WorkQueue } from "./controller/queue.ts";
+import { PolicyReconciler, type RawPolicy } from "./controller/reconciler.ts";
+import { LeaderElector } from "./leader.ts";
+import { type PodView, toPodView } from "./podview.ts";
+import { ensureServingCert } from "./webhook/certs.ts";
+import { desiredWebhooks, type WebhookEndpoint } from "./webhook/configuration.ts";
+import { WebhookRegistrar } from "./webhook/register.ts";
+import { startWebhookServer } from "./webhook/server.ts";
+
+export interface OperatorOptions {
+  kc: KubeConfig;
+  /** The operator's own namespace: never injected; holds the Lease and the cert Secret. */
+  namespace: string;
+  cluster: string;
+  identity: string;
+  log: Logger;
+  webhook: {
+    host: string;
+    port: number;
+    endpoint: WebhookEndpoint;
+    configurationName: string;
+    certSecretName: string;
+    dnsNames: string[];
+    ipAddresses: string[];
+  };
+  leaseName: string;
+  leaseMs?: number;
+  renewMs?: number;
+  workers?: number;
+  silentWatchMs?: number;
+}
+
+export interface Operator {
+  readonly webhookPort: number;
+  readonly isLeader: boolean;
+  readonly registry: Registry;
+  readonly podInformer: () => Informer<PodView> | undefined;
+  stop(): Promise<void>;
+}
+
+const key = (ns: string, name: string) => `${ns}/${name}`;
+
+export async function startOperator(o: OperatorOptions): Promise<Operator> {
+  const core = o.kc.makeApiClient(CoreV1Api);
+  const objects = o.kc.makeApiClient(CustomObjectsApi);
+  const registry = new Registry();
+  const latency = new Histogram({
+    name: "auditready_webhook_admission_seconds",
+    help: "Time to answer one AdmissionReview.",
+    labelNames: ["decision"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [registry],
+  });
+  const excluded = new Set(["kube-system", o.namespace]);
+  const certOpts = {
+    namespace: o.namespace,
+    secretName: o.webhook.certSecretName,
+    dnsNames: o.webhook.dnsNames,
+    ipAddresses: o.webhook.ipAddresses,
+  };
+  let serving = (await ensureServingCert(core, certOpts, false)).cert;
+
+  // Policies: every replica, for the webhook. Parsed once per change, kept by namespace.
+  const valid = new Map<string, Policy>();
+  const byNamespace = new Map<string, Policy[]>();
+  const reindex = (ns: string) =>
+    byNamespace.set(
+      ns,
+      [...valid.values()].filter((p) => p.namespace === ns),
+    );
+  let queue: WorkQueue | undefined;
+  const policies = new Informer<RawPolicy>({
+    name: "auditpolicies",
+    kc: o.kc,
+    path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+    list: async (opts) =>
+      page(
+        await objects.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          ...opts,
+        }),
+      ),
+    transform: (raw) => raw as RawPolicy,
+    key: (p) => key(p.metadata.namespace, p.metadata.name),
+    onChange: (k, obj, old) => {
+      const ns = (obj ?? old)?.metadata.namespace ?? "";
+      const parsed = obj ? parsePolicy(obj) : undefined;
+      if (parsed?.ok) valid.set(k, parsed.policy);
+      else valid.delete(k);
+      reindex(ns);
+      // Status-only updates (our own writes) do not need another reconcile.
+      if (
+        obj &&
+        old &&
+        obj.metadata.generation === old.metadata.generation &&
+        JSON.stringify(obj.spec) === JSON.stringify(old.spec)
+      )
+        return;
+      queue?.add(k);
+      // Another policy's change can change this one's conflicts and the webhook set.
+      for (const p of byNamespace.get(ns) ?? []) queue?.add(key(p.namespace, p.name));
+    },
+    log: o.log,
+    ...(o.silentWatchMs !== undefined && { silentMs: o.silentWatchMs }),
+  });
+  policies.start();
+  await policies.synced;
+
+  const server = await startWebhookServer({
+    host: o.webhook.host,
+    port: o.webhook.port,
+    certPem: serving.certPem,
+    keyPem: serving.keyPem,
+    policiesIn: (ns) => byNamespace.get(ns) ?? [],
+    ctx: { cluster: o.cluster, excludedNamespaces: excluded },
+    log: o.log,
+    latency,
+  });
+
+  // Followers pick up a renewed serving pair from the Secret.
+  const certReload = setInterval(() => {
+    void ensureServingCert(core, certOpts, elector.isLeader)
+      .then(({ cert }) => {
+        if (cert.certPem !== serving.certPem) {
+          serving = cert;
+          server.setCertificate(cert.certPem, cert.keyPem);
+          queue?.add(WEBHOOK_KEY);
+        }
+      })
+      .catch((err: unknown) =>
+        o.log.warn({ err: String(err) }, "serving certificate check failed"),
+      );
+  }, 60_000);
+  certReload.unref();
+
+  const registrar = new WebhookRegistrar(
+    o.kc.makeApiClient(AdmissionregistrationV1Api),
+    o.webhook.configurationName,
+  );
+  const registerWebhooks = () =>
+    registrar.ensure(
+      desiredWebhooks([...valid.values()], {
+        endpoint: o.webhook.endpoint,
+        caBundlePem: serving.caBundlePem,
+        excludedNamespaces: [...excluded],
+      }),
+    );
+  const admins = new KafkaAdmins();
+  let pods: Informer<PodView> | undefined;
+  let workers: Promise<void>[] = [];
+
+  const startLeading = () => {
+    const q = new WorkQueue();
+    queue = q;
+    const podsByNs = new Map<string, Map<string, PodView>>();
+    const informer = new Informer<PodView>({
+      name: "pods",
+      kc: o.kc,
+      path: "/api/v1/pods",
+      list: async (opts) => page(await core.listPodForAllNamespaces(opts)),
+      transform: toPodView,
+      key: (p) => key(p.namespace, p.name),
+      onChange: (_k, obj, old) => {
+        const pod = obj ?? old;
+        if (!pod) return;
+        const m = podsByNs.get(pod.namespace) ?? new Map<string, PodView>();
+        podsByNs.set(pod.namespace, m);
+        if (obj) m.set(pod.name, obj);
+        else m.delete(pod.name);
+        for (const p of byNamespace.get(pod.namespace) ?? []) q.add(key(p.namespace, p.name));
+      },
+      log: o.log,
+      ...(o.silentWatchMs !== undefined && { silentMs: o.silentWatchMs }),
+    });
+    pods = informer;
+    informer.start();
+    const reconciler = new PolicyReconciler({
+      core,
+      objects,
+      admins,
+      policy: (k) => policies.cache.get(k),
+      validPolicies: (ns) => byNamespace.get(ns) ?? [],
+      podsIn: (ns) => [...(podsByNs.get(ns)?.values() ?? [])],
+      registerWebhooks,
+      identity: o.identity,
+      log: o.log,
+    });
+    workers = Array.from({ length: o.workers ?? 4 }, async () => {
+      await informer.synced;
+      for (;;) {
+        const k = await q.get();
+        if (k === undefined) return;
+        try {
+          const retry =
+            k === WEBHOOK_KEY ? !(await registerWebhooks()).ok : await reconciler.reconcile(k);
+          if (retry) q.addRateLimited(k);
+          else q.forget(k);
+        } catch (err) {
+          const delay = q.addRateLimited(k);
+          o.log.warn({ key: k, err: String(err), delay }, "reconcile failed; retrying");
+        } finally {
+          q.done(k);
+        }
+      }
+    });
+    q.add(WEBHOOK_KEY);
+    for (const k of policies.cache.keys()) q.add(k);
+  };
+  const stopLeading = () => {
+    queue?.shutdown();
+    queue = undefined;
+    pods?.stop();
+    pods = undefined;
+  };
+
+  const elector = new LeaderElector({
+    kc: o.kc,
+    namespace: o.namespace,
+    name: o.leaseName,
+    identity: o.identity,
+    log: o.log,
+    ...(o.leaseMs !== undefined && { leaseMs: o.leaseMs }),
+    ...(o.renewMs !== undefined && { renewMs: o.renewMs }),
+    onStartedLeading: startLeading,
+    onStoppedLeading: stopLeading,
+  });
+  elector.start();
+
+  return {
+    webhookPort: server.port,
+    get isLeader() {
+      return elector.isLeader;
+    },
+    registry,
+    podInformer: () => pods,
+    async stop() {
+      clearInterval(certReload);
+      await elector.stop();
+      stopLeading();
+      await Promise.allSettled(workers);
+      policies.stop();
+      await server.close();
+      await admins.close();
+    },
+  };
+}
+
+const WEBHOOK_KEY = "\u0000webhook";
+
+function page(list: {
+  items: unknown[];
+  metadata?: { resourceVersion?: string; _continue?: string; continue?: string };
+}): ListPage {
+  const cont = list.metadata?._continue ?? list.metadata?.continue;
+  return {
+    items: list.items,
+    resourceVersion: list.metadata?.resourceVersion ?? "",
+    ...(cont && { continue: cont }),
+  };
+}

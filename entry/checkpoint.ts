@@ -89,6 +89,10 @@ export function parseNote(text: string): ParsedNote {
       const m = new RegExp(`^${EM_DASH} (\\S+) ([A-Za-z0-9+/=]+)$`).exec(line);
       if (!m) throw new NoteError(`bad signature line ${JSON.stringify(line.slice(0, 80))}`);
       const blob = Buffer.from(m[2] as string, "base64");
+      // Only one spelling per signature: unused bits or missing padding would let the note's
+      // bytes change while the signature still verifies.
+      if (blob.toString("base64") !== m[2])
+        throw new NoteError("signature is not canonical base64");
       if (blob.length < 5) throw new NoteError("signature too short");
       return { name: m[1] as string, keyHash: blob.subarray(0, 4), signature: blob.subarray(4) };
     });

@@ -680,11 +680,11 @@ class StreamCheck {
 }
 
 function rangeOf(r: { size: number; hashes: string[] }): CompactRange | null {
+  const hashes = r.hashes.map((h) => Buffer.from(h, "base64"));
+  // One spelling per hash, 32 bytes each: otherwise the message could change undetected.
+  if (hashes.some((h, i) => h.length !== 32 || h.toString("base64") !== r.hashes[i])) return null;
   try {
-    return new CompactRange(
-      r.size,
-      r.hashes.map((h) => Buffer.from(h, "base64")),
-    );
+    return new CompactRange(r.size, hashes);
   } catch {
     return null; // the wrong number of hashes for the size: the caller reports the mismatch
   }

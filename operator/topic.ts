@@ -55,7 +55,15 @@ export async function ensureTopic(admin: Admin, spec: TopicSpec): Promise<TopicO
       });
       return { ok: true, action: "created" };
     } catch (err) {
-      return fail("CreateFailed", `cannot create topic ${spec.topic}: ${describe(err)}`);
+      // kafkajs drops the broker's error text; the broker count says what "invalid" meant.
+      const brokers = await admin.describeCluster().then(
+        (c) => `${c.brokers.length} broker(s) available`,
+        () => "broker count unknown",
+      );
+      return fail(
+        "CreateFailed",
+        `cannot create topic ${spec.topic} (replication factor ${spec.replicas}, min.insync.replicas ${spec.minInSync}; ${brokers}): ${describe(err)}`,
+      );
     }
   }
   try {

@@ -114,8 +114,8 @@ export const SidecarConfig = z
       .object({ kafka: KafkaSink.optional(), ledger: LedgerSink.optional() })
       .strict()
       .refine(
-        (s) => s.kafka !== undefined || s.ledger !== undefined,
-        "configure sink.kafka or sink.ledger",
+        (s) => (s.kafka !== undefined) !== (s.ledger !== undefined),
+        "configure exactly one of sink.kafka or sink.ledger",
       ),
     stateDir: filePath.describe(
       "Where offsets, tree state and epochs are kept (the shared volume).",
@@ -139,7 +139,30 @@ export const SidecarConfig = z
           .min(10)
           .default(5_000)
           .describe("A last line without newline is taken after this long."),
-        pollMs: z.number().int().min(10).default(250),
+        pollMs: z
+          .number()
+          .int()
+          .min(10)
+          .default(250)
+          .describe("Safety-net poll of the files (writes also wake the reader at once)."),
+        rotateWaitMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(600_000)
+          .default(5_000)
+          .describe(
+            "A rotated (renamed or deleted) file is read to its end and closed once quiet this long.",
+          ),
+        maxLineBytes: z
+          .number()
+          .int()
+          .min(1_024)
+          .max(16 * 1_048_576)
+          .default(1_048_576)
+          .describe(
+            "Memory bound per line while reading: longer lines are delivered truncated with their full length and SHA-256. At least normalize.maxLineBytes.",
+          ),
       })
       .strict()
       .prefault({}),
@@ -151,7 +174,24 @@ export const SidecarConfig = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.tail.maxLineBytes < c.normalize.maxLineBytes) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tail", "maxLineBytes"],
+        message: `must be at least normalize.maxLineBytes (${c.normalize.maxLineBytes})`,
+      });
+    }
+    const batch = c.sink.kafka?.batch.maxBytes ?? 0;
+    if (c.spool.maxBytes < 4 * batch) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["spool", "maxBytes"],
+        message: `must be at least 4 × sink.kafka.batch.maxBytes (${4 * batch})`,
+      });
+    }
+  });
 
 export type SidecarConfig = z.infer<typeof SidecarConfig>;
 export type SidecarConfigInput = z.input<typeof SidecarConfig>;

@@ -1,0 +1,132 @@
+// The publish stage: collects messages into batches (up to maxRecords / maxBytes, or after
+// lingerMs), sends one batch at a time through the sink, and calls onAck with each batch's
+// items in order once the sink has acknowledged it. A rejected batch is retried, with the one
+// backoff policy, until it is accepted: nothing is dropped. Bytes not yet acknowledged are
+// bounded: above highWaterBytes `onPressure(true)` asks the producer to stop, below half of it
+// `onPressure(false)` lets it go on.
+import { Backoff, sleep } from "../backoff.ts";
+import { messageOf, SidecarError } from "../errors.ts";
+import type { Sink, SinkAck, SinkMessage } from "./sink.ts";
+
+export interface OutboxItem<T> {
+  message: SinkMessage;
+  /** Carried to onAck untouched (commit points, stream state). */
+  meta: T;
+}
+
+export interface OutboxOptions<T> {
+  sink: Sink;
+  maxRecords: number;
+  maxBytes: number;
+  lingerMs: number;
+  highWaterBytes: number;
+  onAck(items: OutboxItem<T>[], ack: SinkAck): void | Promise<void>;
+  onPressure?(paused: boolean): void;
+  onRetry?(error: SidecarError, attempt: number): void;
+  backoff?: Backoff;
+}
+
+export class Outbox<T> {
+  private readonly opts: OutboxOptions<T>;
+  private readonly backoff: Backoff;
+  private current: OutboxItem<T>[] = [];
+  private currentBytes = 0;
+  private readonly ready: OutboxItem<T>[][] = [];
+  private unacked = 0;
+  private pressured = false;
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private readonly stopping = new AbortController();
+
+  constructor(opts: OutboxOptions<T>) {
+    this.opts = opts;
+    this.backoff = opts.backoff ?? new Backoff({ initialMs: 200, maxMs: 30_000 });
+  }
+
+  /** Bytes handed in and not yet acknowledged. */
+  get pendingBytes(): number {
+    return this.unacked;
+  }
+
+  get isPressured(): boolean {
+    return this.pressured;
+  }
+
+  add(message: SinkMessage, meta: T): void {
+    const size = sizeOf(message);
+    if (
+      this.current.length > 0 &&
+      (this.current.length >= this.opts.maxRecords || this.currentBytes + size > this.opts.maxBytes)
+    ) {
+      this.seal();
+    }
+    this.current.push({ message, meta });
+    this.currentBytes += size;
+    this.unacked += size;
+    if (!this.pressured && this.unacked >= this.opts.highWaterBytes) {
+      this.pressured = true;
+      this.opts.onPressure?.(true);
+    }
+    if (this.current.length >= this.opts.maxRecords) this.seal();
+    else this.timer ??= setTimeout(() => this.seal(), this.opts.lingerMs);
+  }
+
+  /** Sends what is collected now and resolves when everything handed in is acknowledged. */
+  async flush(): Promise<void> {
+    this.seal();
+    if (!this.sending && this.ready.length === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops retrying (shutdown after the grace period); unacknowledged items stay unacked. */
+  abort(): void {
+    this.stopping.abort();
+    clearTimeout(this.timer);
+  }
+
+  private seal(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.current.length === 0) return;
+    this.ready.push(this.current);
+    this.current = [];
+    this.currentBytes = 0;
+    this.sending ??= this.drain().finally(() => {
+      this.sending = undefined;
+      if (this.ready.length > 0) this.sending = this.drain();
+      else for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (let batch = this.ready.shift(); batch; batch = this.ready.shift()) {
+      const messages = batch.map((i) => i.message);
+      for (let attempt = 1; ; attempt++) {
+        if (this.stopping.signal.aborted) return;
+        try {
+          const ack = await this.opts.sink.publish(messages);
+          this.backoff.reset();
+          for (const item of batch) this.unacked -= sizeOf(item.message);
+          await this.opts.onAck(batch, ack);
+          break;
+        } catch (err) {
+          const error =
+            err instanceof SidecarError
+              ? err
+              : new SidecarError("sink", messageOf(err), { retriable: true, cause: err });
+          this.opts.onRetry?.(error, attempt);
+          await sleep(this.backoff.next(), this.stopping.signal);
+        }
+      }
+      if (this.pressured && this.unacked < this.opts.highWaterBytes / 2) {
+        this.pressured = false;
+        this.opts.onPressure?.(false);
+      }
+    }
+  }
+}
+
+function sizeOf(m: SinkMessage): number {
+  return m.value.length + m.key.length;
+}

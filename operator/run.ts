@@ -133,6 +133,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     ctx: { cluster: o.cluster, excludedNamespaces: excluded },
     log: o.log,
     latency,
+    metrics: registry,
   });
 
   // Followers pick up a renewed serving pair from the Secret.

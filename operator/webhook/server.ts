@@ -1,11 +1,12 @@
 // The webhook's HTTPS server: POST /mutate decodes an AdmissionReview, calls admit() with the
 // policies from the controller's cache (no API call on the request path), and encodes the
-// answer. /healthz for probes. Every request is timed into one histogram. The serving
-// certificate can be replaced while running (setCertificate), so rotation needs no restart.
+// answer; /healthz for probes, /metrics for Prometheus. Every request is timed into one
+// histogram. The serving certificate can be replaced while running (setCertificate), so
+// rotation needs no restart.
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import type { Histogram } from "prom-client";
+import type { Histogram, Registry } from "prom-client";
 import type { Policy } from "../api/policy.ts";
 import { type AdmitContext, admit } from "./admit.ts";
 import { decodeReview, encodeReview } from "./review.ts";
@@ -19,6 +20,7 @@ export interface WebhookServerOptions {
   ctx: AdmitContext;
   log: Logger;
   latency: Histogram<"decision">;
+  metrics: Registry;
 }
 
 export interface WebhookServer {
@@ -33,6 +35,12 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   const server: Server = createServer({ cert: opts.certPem, key: opts.keyPem }, (req, res) => {
     if (req.method === "GET" && req.url === "/healthz") {
       res.end("ok");
+      return;
+    }
+    if (req.method === "GET" && req.url === "/metrics") {
+      void opts.metrics.metrics().then((text) => {
+        res.writeHead(200, { "content-type": opts.metrics.contentType }).end(text);
+      });
       return;
     }
     if (req.method !== "POST" || !req.url?.startsWith("/mutate")) {

@@ -113,19 +113,11 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export interface TestOperator {
-  operator: Operator;
-  namespace: string;
-  names: RbacOptions;
-  /** The operator's ServiceAccount kubeconfig: bound only to operator/rbac.ts. */
-  saConfig: KubeConfig;
-  stop(): Promise<void>;
-}
-
 export interface Deployment {
   namespace: string;
   names: RbacOptions;
   saConfig: KubeConfig;
+  saKubeconfigPath: string;
   start(identity: string, over?: Partial<OperatorOptions>): Promise<Operator>;
   cleanup(): Promise<void>;
 }
@@ -144,9 +136,12 @@ export async function deployOperator(kc: KubeConfig, run: string): Promise<Deplo
     lease: "auditready-operator",
   };
   const saConfig = new KubeConfig();
-  saConfig.loadFromFile(
-    await serviceAccountKubeconfig(endpoint("kubeconfig"), names.namespace, names.serviceAccount),
+  const saKubeconfigPath = await serviceAccountKubeconfig(
+    endpoint("kubeconfig"),
+    names.namespace,
+    names.serviceAccount,
   );
+  saConfig.loadFromFile(saKubeconfigPath);
   const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
   for (const m of rbacManifests(names)) {
     const kind = m.kind as string;
@@ -171,6 +166,7 @@ export async function deployOperator(kc: KubeConfig, run: string): Promise<Deplo
     namespace: names.namespace,
     names,
     saConfig,
+    saKubeconfigPath,
     async start(identity, over = {}) {
       const port = await freePort();
       const op = await startOperator({

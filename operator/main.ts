@@ -1,0 +1,59 @@
+// The operator process: read settings, build a Kubernetes client, start, stop on SIGTERM.
+// Wiring only; everything it starts lives in run.ts and below.
+import { isIP } from "node:net";
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { startOperator } from "./run.ts";
+import { readSettings } from "./settings.ts";
+
+const log = pino({ name: "auditready-operator" });
+const read = readSettings(process.env);
+if (!read.ok) {
+  log.fatal({ problem: read.message }, "invalid configuration");
+  process.exit(2);
+}
+const s = read.settings;
+log.level = s.AUDITREADY_LOG_LEVEL;
+const kc = new KubeConfig();
+kc.loadFromDefault();
+
+const service = s.AUDITREADY_WEBHOOK_SERVICE;
+const urlHost = s.AUDITREADY_WEBHOOK_URL ? new URL(s.AUDITREADY_WEBHOOK_URL).hostname : undefined;
+const operator = await startOperator({
+  kc,
+  namespace: s.AUDITREADY_NAMESPACE,
+  cluster: s.AUDITREADY_CLUSTER,
+  identity: s.POD_NAME,
+  log,
+  webhook: {
+    host: s.AUDITREADY_WEBHOOK_HOST,
+    port: s.AUDITREADY_WEBHOOK_PORT,
+    endpoint: s.AUDITREADY_WEBHOOK_URL
+      ? { url: s.AUDITREADY_WEBHOOK_URL }
+      : {
+          service: {
+            namespace: s.AUDITREADY_NAMESPACE,
+            name: service,
+            port: s.AUDITREADY_WEBHOOK_SERVICE_PORT,
+          },
+        },
+    configurationName: s.AUDITREADY_WEBHOOK_CONFIGURATION,
+    certSecretName: s.AUDITREADY_CERT_SECRET,
+    dnsNames: s.AUDITREADY_WEBHOOK_URL
+      ? []
+      : [
+          `${service}.${s.AUDITREADY_NAMESPACE}.svc`,
+          `${service}.${s.AUDITREADY_NAMESPACE}.svc.cluster.local`,
+        ],
+    ipAddresses: s.AUDITREADY_WEBHOOK_URL ? [new URL(s.AUDITREADY_WEBHOOK_URL).hostname] : [],
+  },
+  leaseName: s.AUDITREADY_LEASE,
+});
+log.info({ port: operator.webhookPort, identity: s.POD_NAME }, "operator started");
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.once(signal, () => {
+    log.info({ signal }, "stopping");
+    void operator.stop().then(() => process.exit(0));
+  });
+}

@@ -17,10 +17,14 @@ export const TrustedKey = z
     notBefore: time.optional(),
     notAfter: time.optional().describe("Set when the key was retired."),
   })
-  .strict();
+  .describe("Same shape as the keys on an AuditPolicy's status; other fields are ignored.");
 export type TrustedKey = z.infer<typeof TrustedKey>;
 
-export const TrustedKeysFile = z.object({ keys: z.array(TrustedKey).min(1) }).strict();
+/** A trusted-keys document: `{"keys": [...]}` or a bare array (the operator's keys.json). */
+export const TrustedKeysFile = z.union([
+  z.object({ keys: z.array(TrustedKey).min(1) }).transform((f) => f.keys),
+  z.array(TrustedKey).min(1),
+]);
 
 export const TrustedTree = z
   .object({

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// `auditready`: the command-line entry. Subcommands stay in their own modules; this file only
+// dispatches and turns errors into exit codes (2 for bad usage, never a stack trace for that).
+import { runKeys } from "./keys.ts";
+import { UsageError } from "./trust.ts";
+import { runVerify, VERIFY_HELP } from "./verify.ts";
+
+// kafkajs (no release since 2023) sets negative timeouts on Node 24; the warning is noise on a
+// command whose output users read or parse. Every other warning is still printed.
+process.removeAllListeners("warning");
+process.on("warning", (w) => {
+  if (w.name !== "TimeoutNegativeWarning") process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
+const HELP = `Usage: auditready <command> [options]
+
+Commands:
+  verify    prove from a Kafka topic or a ledger file that no audit record was altered,
+            dropped, reordered, replayed or forged (auditready verify --help)
+  keys      make a policy signing key and print its public half (auditready keys --help)
+
+Run "auditready <command> --help" for a command's options.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "verify":
+      return runVerify(rest);
+    case "keys":
+      return runKeys(rest);
+    case undefined:
+    case "-h":
+    case "--help":
+    case "help":
+      process.stdout.write(rest[0] === "verify" ? VERIFY_HELP : HELP);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${command}\n\n${HELP}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const usage =
+      err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    process.stderr.write(`auditready: ${(err as Error).message}\n`);
+    if (!usage) process.stderr.write(`${(err as Error).stack ?? ""}\n`);
+    process.exitCode = 2;
+  },
+);

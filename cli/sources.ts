@@ -1,0 +1,150 @@
+// Where `auditready verify` reads messages from: a JSONL ledger (one message's bytes per line,
+// as the sidecar's ledger sink writes them) or a Kafka topic (every partition, from the start
+// or from a time, up to the end offsets seen when reading began). Both yield the messages in
+// store order with a position for findings, and report progress.
+import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
+import type { InputMessage } from "../entry/verify/ingest.ts";
+
+export type Progress = (read: number, total: number | undefined) => void;
+
+export async function* readLedger(path: string, progress: Progress): AsyncGenerator<InputMessage> {
+  const stream = createReadStream(path);
+  let carry = Buffer.alloc(0);
+  let line = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    let start = 0;
+    for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, start)) {
+      line++;
+      if (i > start) yield { value: buf.subarray(start, i), position: `line ${line}` };
+      start = i + 1;
+      if (line % 50_000 === 0) progress(line, undefined);
+    }
+    carry = Buffer.from(buf.subarray(start));
+  }
+  if (carry.length > 0) yield { value: carry, position: `line ${line + 1} (no final newline)` };
+}
+
+export interface KafkaSource {
+  brokers: string[];
+  topic: string;
+  /** Start at the first offset at or after this time instead of the beginning. */
+  fromTime?: number;
+  tls?: { caFile?: string };
+  sasl?: {
+    mechanism: "plain" | "scram-sha-256" | "scram-sha-512";
+    username: string;
+    passwordFile: string;
+  };
+}
+
+export async function kafkaConfig(src: KafkaSource): Promise<KafkaConfig> {
+  const ssl = src.tls
+    ? { ca: src.tls.caFile ? [await readFile(src.tls.caFile, "utf8")] : undefined }
+    : undefined;
+  let sasl: SASLOptions | undefined;
+  if (src.sasl) {
+    const password = (await readFile(src.sasl.passwordFile, "utf8")).trim();
+    sasl = { mechanism: src.sasl.mechanism, username: src.sasl.username, password } as SASLOptions;
+  }
+  return {
+    clientId: "auditready-verify",
+    brokers: src.brokers,
+    logLevel: logLevel.NOTHING,
+    ...(ssl ? { ssl } : {}),
+    ...(sasl ? { sasl } : {}),
+  };
+}
+
+export async function* readTopic(
+  src: KafkaSource,
+  progress: Progress,
+): AsyncGenerator<InputMessage> {
+  const kafka = new Kafka(await kafkaConfig(src));
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: Map<number, bigint>;
+  let starts: Map<number, bigint>;
+  try {
+    const offsets = await admin.fetchTopicOffsets(src.topic);
+    ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+    starts = new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
+    if (src.fromTime !== undefined) {
+      for (const o of await admin.fetchTopicOffsetsByTimestamp(src.topic, src.fromTime)) {
+        const at = BigInt(o.offset);
+        starts.set(o.partition, at < 0n ? (ends.get(o.partition) ?? 0n) : at);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const total = [...ends].reduce((n, [p, end]) => n + Number(end - (starts.get(p) ?? 0n)), 0);
+  const pending = new Set(
+    [...ends].filter(([p, end]) => end > (starts.get(p) ?? 0n)).map(([p]) => p),
+  );
+  if (pending.size === 0) return;
+
+  // A throw-away group that never commits: reading must leave no trace on the cluster.
+  const consumer = kafka.consumer({
+    groupId: `auditready-verify-${process.pid}-${Date.now()}`,
+    maxBytes: 8 << 20,
+  });
+  const queue: InputMessage[] = [];
+  let wake: (() => void) | undefined;
+  let failure: unknown;
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: src.topic, fromBeginning: true });
+    if (src.fromTime !== undefined) {
+      // Seeking is only allowed once the consumer has joined its group.
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        for (const [p, start] of starts)
+          consumer.seek({ topic: src.topic, partition: p, offset: start.toString() });
+      });
+    }
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const end = ends.get(batch.partition) ?? 0n;
+        for (const m of batch.messages) {
+          const offset = BigInt(m.offset);
+          if (offset >= end) break;
+          if (m.value) {
+            queue.push({
+              key: m.key?.toString(),
+              value: m.value,
+              position: `partition ${batch.partition} offset ${m.offset}`,
+            });
+          }
+          if (offset + 1n >= end) pending.delete(batch.partition);
+        }
+        wake?.();
+        // Backpressure: let the verifier catch up before fetching more.
+        while (queue.length > 50_000) await new Promise((r) => setTimeout(r, 5));
+      },
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      failure = e.payload.error;
+      wake?.();
+    });
+    let read = 0;
+    while (pending.size > 0 || queue.length > 0) {
+      if (failure) throw failure;
+      if (queue.length === 0) {
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 200);
+        });
+        continue;
+      }
+      const batch = queue.splice(0, queue.length);
+      for (const m of batch) yield m;
+      read += batch.length;
+      progress(read, total);
+    }
+  } finally {
+    await consumer.disconnect();
+  }
+}

@@ -1,0 +1,132 @@
+// A sealed stream published to the real broker and verified from the topic, then damaged the
+// only way Kafka allows: a second producer copies the topic, dropping, duplicating and
+// reordering messages, and the verifier must say exactly that.
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Kafka, logLevel, type Message } from "kafkajs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readTopic } from "../../cli/sources.ts";
+import type { Emitted } from "../../entry/seal.ts";
+import { StreamBuilder } from "../../entry/verify/testing.ts";
+import { Verifier } from "../../entry/verify/verifier.ts";
+import { endpoint } from "../infra/endpoints.ts";
+
+const kafka = new Kafka({
+  clientId: "verify-it",
+  brokers: [endpoint("kafkaBootstrap")],
+  logLevel: logLevel.NOTHING,
+});
+const admin = kafka.admin();
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const cli = new URL("../../cli/auditready.ts", import.meta.url).pathname;
+
+// Two pods' streams under one policy key, interleaved as two sidecars would publish them.
+const policy = new StreamBuilder().policyKey;
+const a = new StreamBuilder({
+  policyKey: policy,
+  origin: "it/payments/api-0/api/var/log/app/access.log",
+}).logs(1200);
+a.push(a.sealer.end("SIGTERM"));
+const b = new StreamBuilder({
+  policyKey: policy,
+  origin: "it/payments/api-1/api/var/log/app/access.log",
+}).logs(800);
+b.push(b.sealer.end("SIGTERM"));
+const all: Emitted[] = [];
+for (let i = 0; i < Math.max(a.messages.length, b.messages.length); i++) {
+  if (a.messages[i]) all.push(a.messages[i] as Emitted);
+  if (b.messages[i]) all.push(b.messages[i] as Emitted);
+}
+const toMessage = (m: Emitted): Message => ({ key: m.key, value: m.value });
+
+async function publish(topic: string, messages: Message[]) {
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  for (let i = 0; i < messages.length; i += 500) {
+    await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 500) });
+  }
+}
+
+async function verifyTopic(topic: string) {
+  const v = new Verifier({ trustedKeys: a.trustedKeys() });
+  for await (const m of readTopic({ brokers: [endpoint("kafkaBootstrap")], topic }, () => {}))
+    v.add(m);
+  return v.finish();
+}
+
+const codesOf = (r: Awaited<ReturnType<typeof verifyTopic>>, origin: string) =>
+  [...new Set(r.streams.find((s) => s.origin === origin)?.findings.map((f) => f.code))].sort();
+
+describe("verifying a topic on the real broker", () => {
+  const topic = `audit.verify-${randomUUID()}`;
+  beforeAll(async () => {
+    await admin.connect();
+    await producer.connect();
+    await publish(topic, all.map(toMessage));
+  });
+  afterAll(async () => {
+    await producer.disconnect();
+    await admin.disconnect();
+  });
+
+  it("verifies both streams, all partitions, with no finding", async () => {
+    const r = await verifyTopic(topic);
+    expect(r.messages).toBe(all.length);
+    expect(r.ok).toBe(true);
+    expect(r.streams.map((s) => [s.origin, s.findings.length, s.verified?.to])).toEqual([
+      [a.origin, 0, 1201],
+      [b.origin, 0, 801],
+    ]);
+  });
+
+  it("auditready verify reads the topic and exits 0", () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditready-verify-it-"));
+    writeFileSync(join(dir, "keys.json"), JSON.stringify(a.trustedKeys()));
+    const r = spawnSync(
+      process.execPath,
+      [
+        cli,
+        "verify",
+        "--brokers",
+        endpoint("kafkaBootstrap"),
+        "--topic",
+        topic,
+        "--keys",
+        join(dir, "keys.json"),
+        "--no-liveness",
+        "--quiet",
+      ],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`ok   ${a.origin}\n    verified seq 0..1201`);
+  });
+
+  it("reports a copy that dropped, duplicated and reordered messages", async () => {
+    const damaged = `audit.verify-damaged-${randomUUID()}`;
+    const seqIndex = (s: StreamBuilder, seq: number) =>
+      all.indexOf(s.messages.find((m) => m.kind === "leaf" && m.seq === seq) as Emitted);
+    const drop = seqIndex(a, 500);
+    const dup = seqIndex(b, 300);
+    const [x, y] = [seqIndex(b, 100), seqIndex(b, 101)];
+    const copy = all.filter((_, i) => i !== drop).map(toMessage);
+    copy.push(toMessage(all[dup] as Emitted));
+    const ix = copy.findIndex((m) => m.value === (all[x] as Emitted).value);
+    const iy = copy.findIndex((m) => m.value === (all[y] as Emitted).value);
+    [copy[ix], copy[iy]] = [copy[iy] as Message, copy[ix] as Message];
+    await publish(damaged, copy);
+
+    const r = await verifyTopic(damaged);
+    expect(r.ok).toBe(false);
+    expect(codesOf(r, a.origin)).toEqual(["BROKEN_CHAIN", "GAP", "ROOT_MISMATCH"]);
+    expect(
+      r.streams.find((s) => s.origin === a.origin)?.findings.find((f) => f.code === "GAP")?.seq,
+    ).toEqual([500, 500]);
+    expect(codesOf(r, b.origin)).toEqual(["DUPLICATE", "REORDER"]);
+  });
+});

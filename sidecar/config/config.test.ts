@@ -111,7 +111,7 @@ describe("pod identity", () => {
       node: "node-3",
     });
     expect(originOf(id, "api", "/var/log/app/access.log")).toBe(
-      "prod-eu/payments/payments-api-7d9f-abcde/api//var/log/app/access.log",
+      "prod-eu/payments/payments-api-7d9f-abcde/api/var/log/app/access.log",
     );
   });
 

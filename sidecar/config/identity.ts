@@ -50,7 +50,7 @@ export function identityFromEnv(env: NodeJS.ProcessEnv = process.env): PodIdenti
  * stream stays in one partition and in order.
  */
 export function originOf(id: PodIdentity, container: string, file: string): string {
-  return `${id.cluster}/${id.namespace}/${id.pod}/${container}/${file}`;
+  return `${id.cluster}/${id.namespace}/${id.pod}/${container}/${file.replace(/^\/+/, "")}`;
 }
 
 /** The config file path: `--config <path>` / `--config=<path>` wins over AUDITREADY_CONFIG. */

@@ -204,8 +204,7 @@ export class Events {
         );
         return;
       case "spooled":
-        m.published.inc({ where: "spool" }, e.records);
-        m.publishedBytes.inc({ where: "spool" }, e.bytes);
+        // Counted as published{where="spool"} by records-published; here only the spool's size.
         log.debug({ event: e.type, records: e.records, spoolBytes: e.spoolBytes }, "batch spooled");
         return;
       case "replayed":

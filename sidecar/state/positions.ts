@@ -3,8 +3,14 @@
 // writes here. snapshot() is what goes into the state file, so a restart resumes exactly after
 // the last acknowledged line: nothing acknowledged is read twice by design, nothing
 // unacknowledged is skipped.
-import type { FileEndEvent, LossEvent, SourceFile, TailLine } from "../tail/events.ts";
+import type { SourceFile } from "../tail/events.ts";
 import type { FilePosition } from "./schema.ts";
+
+/** What an acknowledgement commits: a line's end, a loss (and where reading resumed), a file's end. */
+export type CommitPoint =
+  | { kind: "line"; source: SourceFile; endOffset: number }
+  | { kind: "loss"; source: SourceFile; resumeAt: number | null }
+  | { kind: "end"; source: SourceFile };
 
 interface Entry {
   source: SourceFile;
@@ -21,7 +27,7 @@ export class Positions {
   }
 
   /** Marks `event` (and so everything before it in its file) as acknowledged. */
-  commit(event: TailLine | LossEvent | FileEndEvent): void {
+  commit(event: CommitPoint): void {
     const key = event.source.key;
     if (event.kind === "line") {
       this.set(key, event.source, event.endOffset);

@@ -1,0 +1,71 @@
+// auditready-sidecar: wiring only. Reads the config and the pod identity, starts the ops
+// server and the pipeline, reloads on config change (the normalize section in place; anything
+// else by a drained restart of the pipeline, which resumes from the saved positions), and on
+// SIGTERM drains within AUDITREADY_GRACE_MS. A start-up error exits 1 with one log line; sink
+// failures never exit (they show on /readyz and in the metrics).
+import { readFile } from "node:fs/promises";
+import { isDeepStrictEqual } from "node:util";
+import { helpText } from "./config/help.ts";
+import { configPathFrom, identityFromEnv } from "./config/identity.ts";
+import { parseConfig } from "./config/load.ts";
+import type { SidecarConfig } from "./config/schema.ts";
+import { watchConfig } from "./config/watch.ts";
+import { isSidecarError, messageOf } from "./errors.ts";
+import { Events } from "./ops/events.ts";
+import { startOpsServer } from "./ops/server.ts";
+import { Pipeline } from "./pipeline.ts";
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
+  }
+  const events = new Events({ level: process.env.AUDITREADY_LOG_LEVEL ?? "info" });
+  const graceMs = Number(process.env.AUDITREADY_GRACE_MS ?? 25_000);
+  try {
+    const path = configPathFrom(argv);
+    const identity = identityFromEnv();
+    const text = await readFile(path, "utf8");
+    let config = parseConfig(text, path);
+    let pipeline = await Pipeline.start(config, identity, events);
+    const server = await startOpsServer({
+      host: config.server.host,
+      port: config.server.port,
+      events,
+      readiness: () => pipeline.readiness(),
+    });
+    const watcher = watchConfig(path, text, {
+      changed: async (next: SidecarConfig) => {
+        if (
+          isDeepStrictEqual({ ...next, normalize: config.normalize, policy: config.policy }, config)
+        ) {
+          pipeline.setNormalize(next.normalize);
+        } else {
+          await pipeline.stop("reload", graceMs);
+          pipeline = await Pipeline.start(next, identity, events);
+        }
+        config = next;
+        events.emit({ type: "config-reloaded", generation: next.policy.generation });
+      },
+      rejected: (error) => events.emit({ type: "config-rejected", error }),
+    });
+    const signal = await new Promise<string>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
+    events.emit({ type: "stopping", signal });
+    await watcher.close();
+    const drained = await pipeline.stop("shutdown", graceMs);
+    await server.close();
+    events.emit({ type: "stopped", drained });
+    return drained ? 0 : 2;
+  } catch (err) {
+    const fields = isSidecarError(err)
+      ? { kind: err.kind, retriable: err.retriable, error: err.message }
+      : { kind: "internal", error: messageOf(err) };
+    events.logger.fatal({ event: "start-failed", ...fields }, "sidecar cannot start");
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -13,6 +13,15 @@ export interface ListPage {
   continue?: string;
 }
 
+/** The watch call, as client-node's Watch.watch has it; tests of the loop pass a scripted one. */
+export type WatchFn = (
+  path: string,
+  params: Record<string, string | number | boolean | undefined>,
+  // biome-ignore lint/suspicious/noExplicitAny: client-node types watch objects as any.
+  onEvent: (type: string, obj: any) => void,
+  onDone: (err: unknown) => void,
+) => Promise<{ abort(): void }>;
+
 export interface InformerOptions<T> {
   name: string;
   kc: KubeConfig;
@@ -26,6 +35,7 @@ export interface InformerOptions<T> {
   log: Logger;
   silentMs?: number;
   pageSize?: number;
+  watch?: WatchFn;
 }
 
 export class WatchGoneError extends Error {
@@ -35,7 +45,7 @@ export class WatchGoneError extends Error {
 export class Informer<T> {
   readonly cache = new Map<string, T>();
   private resourceVersion: string | undefined;
-  private abort: AbortController | undefined;
+  private abort: { abort(): void } | undefined;
   private stopped = false;
   private syncedResolve: (() => void) | undefined;
   readonly synced: Promise<void>;
@@ -140,45 +150,45 @@ export class Informer<T> {
         }, silentMs);
       };
       arm();
-      new Watch(this.opts.kc)
-        .watch(
-          this.opts.path,
-          {
-            resourceVersion: this.resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds: Math.max(1, Math.floor(silentMs / 1000) + 60),
-          },
-          (type: string, obj: { metadata?: { resourceVersion?: string }; code?: number }) => {
-            arm();
-            if (type === "ERROR") {
-              finish(
-                obj.code === 410 ? new WatchGoneError("410 Gone") : new Error(JSON.stringify(obj)),
-              );
-              return;
-            }
-            const rv = obj.metadata?.resourceVersion;
-            if (type !== "BOOKMARK") this.apply(type, obj);
-            if (rv) this.resourceVersion = rv;
-          },
-          (err: unknown) => {
-            const code = (err as { statusCode?: number; code?: number } | null)?.statusCode;
-            if (code === 410) finish(new WatchGoneError("410 Gone"));
-            else if (err && (err as { name?: string }).name !== "AbortError") finish(err);
-            else finish();
-          },
-        )
-        .then(
-          (controller) => {
-            if (settled) controller.abort();
-            else this.abort = controller;
-          },
-          (err: unknown) => {
-            const code =
-              (err as { code?: number; statusCode?: number }).statusCode ??
-              (err as { code?: number }).code;
-            finish(code === 410 ? new WatchGoneError("410 Gone") : err);
-          },
-        );
+      const watch: WatchFn =
+        this.opts.watch ?? ((...args) => new Watch(this.opts.kc).watch(...args));
+      watch(
+        this.opts.path,
+        {
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: Math.max(1, Math.floor(silentMs / 1000) + 60),
+        },
+        (type: string, obj: { metadata?: { resourceVersion?: string }; code?: number }) => {
+          arm();
+          if (type === "ERROR") {
+            finish(
+              obj.code === 410 ? new WatchGoneError("410 Gone") : new Error(JSON.stringify(obj)),
+            );
+            return;
+          }
+          const rv = obj.metadata?.resourceVersion;
+          if (type !== "BOOKMARK") this.apply(type, obj);
+          if (rv) this.resourceVersion = rv;
+        },
+        (err: unknown) => {
+          const code = (err as { statusCode?: number; code?: number } | null)?.statusCode;
+          if (code === 410) finish(new WatchGoneError("410 Gone"));
+          else if (err && (err as { name?: string }).name !== "AbortError") finish(err);
+          else finish();
+        },
+      ).then(
+        (controller) => {
+          if (settled) controller.abort();
+          else this.abort = controller;
+        },
+        (err: unknown) => {
+          const code =
+            (err as { code?: number; statusCode?: number }).statusCode ??
+            (err as { code?: number }).code;
+          finish(code === 410 ? new WatchGoneError("410 Gone") : err);
+        },
+      );
     });
   }
 

@@ -48,6 +48,7 @@ const operator = await startOperator({
     ipAddresses: s.AUDITREADY_WEBHOOK_URL ? [new URL(s.AUDITREADY_WEBHOOK_URL).hostname] : [],
   },
   leaseName: s.AUDITREADY_LEASE,
+  ...(s.AUDITREADY_POLICY_SELECTOR && { policySelector: s.AUDITREADY_POLICY_SELECTOR }),
 });
 log.info({ port: operator.webhookPort, identity: s.POD_NAME }, "operator started");
 

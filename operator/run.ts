@@ -44,6 +44,11 @@ export interface OperatorOptions {
   renewMs?: number;
   workers?: number;
   silentWatchMs?: number;
+  /**
+   * Only AuditPolicies with these labels (a label selector string). Lets several operator
+   * installations share a cluster without claiming each other's policies.
+   */
+  policySelector?: string;
 }
 
 export interface Operator {

@@ -27,6 +27,10 @@ const Settings = z
     AUDITREADY_WEBHOOK_CONFIGURATION: z.string().default("auditready-operator"),
     AUDITREADY_CERT_SECRET: z.string().default("auditready-webhook-cert"),
     AUDITREADY_LEASE: z.string().default("auditready-operator"),
+    AUDITREADY_POLICY_SELECTOR: z
+      .string()
+      .optional()
+      .describe("Only AuditPolicies matching this label selector are handled."),
     AUDITREADY_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
   .loose();

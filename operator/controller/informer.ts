@@ -35,6 +35,8 @@ export interface InformerOptions<T> {
   log: Logger;
   silentMs?: number;
   pageSize?: number;
+  /** Extra watch query parameters, e.g. labelSelector (the list function applies its own). */
+  watchParams?: Record<string, string>;
   watch?: WatchFn;
 }
 

@@ -84,12 +84,16 @@ describe("leader election with two operator replicas", () => {
     await createNamespace(kc, namespace);
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       ...policyRef(namespace),
-      body: policyBody("p", {
-        selector: { matchLabels: { app: "p" } },
-        source: { paths: ["/logs/access.log"], format: "json" },
-        sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.leader.${run}` } },
-        retention: { days: 1, replicas: 1, minInSync: 1 },
-      }),
+      body: policyBody(
+        "p",
+        {
+          selector: { matchLabels: { app: "p" } },
+          source: { paths: ["/logs/access.log"], format: "json" },
+          sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.leader.${run}` } },
+          retention: { days: 1, replicas: 1, minInSync: 1 },
+        },
+        run,
+      ),
     });
   });
   afterAll(async () => {

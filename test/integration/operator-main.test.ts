@@ -47,6 +47,7 @@ describe("the operator process (operator/main.ts)", () => {
         AUDITREADY_WEBHOOK_URL: `https://127.0.0.1:${port}/mutate`,
         AUDITREADY_WEBHOOK_CONFIGURATION: deployment.names.webhookConfiguration,
         AUDITREADY_LEASE: deployment.names.lease,
+        AUDITREADY_POLICY_SELECTOR: `auditready.dev/test-instance=${run}`,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -58,12 +59,16 @@ describe("the operator process (operator/main.ts)", () => {
     });
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       ...policyRef(namespace),
-      body: policyBody("p", {
-        selector: { matchLabels: { app: "p" } },
-        source: { paths: ["/logs/access.log"], format: "json" },
-        sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.main.${run}` } },
-        retention: { days: 1, replicas: 1, minInSync: 1 },
-      }),
+      body: policyBody(
+        "p",
+        {
+          selector: { matchLabels: { app: "p" } },
+          source: { paths: ["/logs/access.log"], format: "json" },
+          sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.main.${run}` } },
+          retention: { days: 1, replicas: 1, minInSync: 1 },
+        },
+        run,
+      ),
     });
   });
   afterAll(async () => {

@@ -46,13 +46,17 @@ describe("the operator under its shipped least-privilege RBAC", () => {
   it("reconciles a policy to Ready: key, topic, webhook, status and injection all work", async () => {
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       ...policyRef(namespace),
-      body: policyBody("p", {
-        selector: { matchLabels: { app: "p" } },
-        source: { paths: ["/logs/access.log"], format: "combined" },
-        sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.rbac.${run}` } },
-        retention: { days: 1, replicas: 1, minInSync: 1 },
-        enforcement: "Enforce",
-      }),
+      body: policyBody(
+        "p",
+        {
+          selector: { matchLabels: { app: "p" } },
+          source: { paths: ["/logs/access.log"], format: "combined" },
+          sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.rbac.${run}` } },
+          retention: { days: 1, replicas: 1, minInSync: 1 },
+          enforcement: "Enforce",
+        },
+        run,
+      ),
     });
     const core = kc.makeApiClient(CoreV1Api);
     let n = 0;

@@ -83,7 +83,7 @@ describe("AuditPolicy status, keys and topic from the controller", () => {
     await new Promise((r) => setTimeout(r, 1_100));
     await objects.createNamespacedCustomObject({
       ...policyRef(namespace),
-      body: policyBody("pay", spec),
+      body: policyBody("pay", spec, run),
     });
     let n = 0;
     await until(
@@ -241,12 +241,16 @@ describe("AuditPolicy status, keys and topic from the controller", () => {
   it("reports TopicReady=False with the broker's reason when the topic cannot be created", async () => {
     await objects.createNamespacedCustomObject({
       ...policyRef(namespace),
-      body: policyBody("too-many-replicas", {
-        ...spec,
-        selector: { matchLabels: { app: "nothing" } },
-        sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `${topic}.r3` } },
-        retention: { days: 1, replicas: 3, minInSync: 2 },
-      }),
+      body: policyBody(
+        "too-many-replicas",
+        {
+          ...spec,
+          selector: { matchLabels: { app: "nothing" } },
+          sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `${topic}.r3` } },
+          retention: { days: 1, replicas: 3, minInSync: 2 },
+        },
+        run,
+      ),
     });
     const s = await statusWhere(
       "too-many-replicas",
@@ -311,10 +315,14 @@ describe("AuditPolicy status, keys and topic from the controller", () => {
   it("reports a spec only code can reject (an invalid regex) as Ready=False InvalidSpec naming the field", async () => {
     await objects.createNamespacedCustomObject({
       ...policyRef(namespace),
-      body: policyBody("bad-regex", {
-        ...spec,
-        source: { paths: ["/l/a.log"], format: "regex", pattern: "(?<a>[" },
-      }),
+      body: policyBody(
+        "bad-regex",
+        {
+          ...spec,
+          source: { paths: ["/l/a.log"], format: "regex", pattern: "(?<a>[" },
+        },
+        run,
+      ),
     });
     const s = await statusWhere(
       "bad-regex",

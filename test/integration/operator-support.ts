@@ -101,8 +101,16 @@ export const policyRef = (namespace: string) => ({
   plural: PLURAL,
 });
 
-export function policyBody(name: string, spec: Record<string, unknown>) {
-  return { apiVersion: `${GROUP}/${VERSION}`, kind: "AuditPolicy", metadata: { name }, spec };
+/** The label a test's operator selects its policies by (tests share one API server). */
+export const INSTANCE_LABEL = "auditready.dev/test-instance";
+
+export function policyBody(name: string, spec: Record<string, unknown>, instance?: string) {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: "AuditPolicy",
+    metadata: { name, ...(instance && { labels: { [INSTANCE_LABEL]: instance } }) },
+    spec,
+  };
 }
 
 export async function freePort(): Promise<number> {
@@ -185,6 +193,7 @@ export async function deployOperator(kc: KubeConfig, run: string): Promise<Deplo
           ipAddresses: ["127.0.0.1"],
         },
         leaseName: names.lease,
+        policySelector: `${INSTANCE_LABEL}=${run}`,
         leaseMs: 4_000,
         renewMs: 500,
         ...over,

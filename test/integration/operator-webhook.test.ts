@@ -83,7 +83,7 @@ describe("the injection webhook on the real API server", () => {
     ] as const) {
       await objects.createNamespacedCustomObject({
         ...policyRef(namespace),
-        body: policyBody(name, s),
+        body: policyBody(name, s, run),
       });
     }
     await injectionInEffect("web");
@@ -299,7 +299,7 @@ describe("the injection webhook on the real API server", () => {
     const ns = deployment.namespace;
     await objects.createNamespacedCustomObject({
       ...policyRef(ns),
-      body: policyBody("self", spec("self", "Enforce", { containers: ["api"] })),
+      body: policyBody("self", spec("self", "Enforce", { containers: ["api"] }), run),
     });
     // Give the operator time to reconcile; the entry must still never select its namespace.
     await new Promise((r) => setTimeout(r, 1_500));

@@ -17,11 +17,61 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 
 /** JCS serialization. Throws on values JSON cannot carry (undefined, NaN, functions, cycles). */
 export function canonicalize(value: unknown): string {
-  return write(value, 0);
+  // Fast path: a copy with sorted keys through the native JSON.stringify, whose number and
+  // string forms are exactly JCS's. Integer-like keys would be reordered by the engine (it
+  // lists them first, numerically), so such values take the exact writer below.
+  const sorted = sortedCopy(value, 0);
+  return sorted === INTEGER_KEY ? write(value, 0) : JSON.stringify(sorted);
 }
 
 export function canonicalBytes(value: unknown): Buffer {
-  return Buffer.from(write(value, 0), "utf8");
+  return Buffer.from(canonicalize(value), "utf8");
+}
+
+const INTEGER_KEY = Symbol("integer-like key");
+
+function sortedCopy(value: unknown, depth: number): unknown {
+  if (depth > MAX_DEPTH) throw new CanonicalError("too-deep", `nesting deeper than ${MAX_DEPTH}`);
+  switch (typeof value) {
+    case "string":
+      if (!value.isWellFormed()) throw new CanonicalError("not-i-json", "string with a lone surrogate");
+      return value;
+    case "number":
+      if (!Number.isFinite(value)) throw new CanonicalError("not-i-json", `number ${value}`);
+      return value;
+    case "boolean":
+      return value;
+    case "object": {
+      if (value === null) return null;
+      if (Array.isArray(value)) {
+        const out = new Array(value.length);
+        for (let i = 0; i < value.length; i++) {
+          const v = value[i];
+          if (v === undefined) throw new CanonicalError("not-i-json", "undefined in an array");
+          const c = sortedCopy(v, depth + 1);
+          if (c === INTEGER_KEY) return INTEGER_KEY;
+          out[i] = c;
+        }
+        return out;
+      }
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).sort();
+      const out: Record<string, unknown> = {};
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        const first = k.charCodeAt(0);
+        if (first >= 0x30 && first <= 0x39 && /^(0|[1-9]\d*)$/.test(k)) return INTEGER_KEY;
+        if (!k.isWellFormed()) throw new CanonicalError("not-i-json", "key with a lone surrogate");
+        const c = sortedCopy(v, depth + 1);
+        if (c === INTEGER_KEY) return INTEGER_KEY;
+        out[k] = c;
+      }
+      return out;
+    }
+    default:
+      throw new CanonicalError("not-i-json", `cannot serialize a ${typeof value}`);
+  }
 }
 
 const MAX_DEPTH = 64;
@@ -98,10 +148,36 @@ export function parseCanonical(bytes: Uint8Array, limits: ParseLimits = DEFAULT_
   } catch (err) {
     throw new CanonicalError("not-json", (err as Error).message);
   }
-  const again = write(value, 0);
+  // Canonical text parses into objects whose keys are already sorted: then the native
+  // stringify is the JCS form and no sorted copy is needed.
+  const again = keysSortedPlain(value, 0) ? JSON.stringify(value) : canonicalize(value);
   if (again !== text)
     throw new CanonicalError("not-canonical", "bytes differ from the JCS form of their value");
   return value;
+}
+
+/** True when every object's keys are strictly increasing and none is integer-like. */
+function keysSortedPlain(value: unknown, depth: number): boolean {
+  if (typeof value === "string") return value.isWellFormed() || fail("string with a lone surrogate");
+  if (typeof value !== "object" || value === null) return true;
+  if (depth > MAX_DEPTH) throw new CanonicalError("too-deep", `nesting deeper than ${MAX_DEPTH}`);
+  if (Array.isArray(value)) {
+    for (const v of value) if (!keysSortedPlain(v, depth + 1)) return false;
+    return true;
+  }
+  let prev: string | undefined;
+  for (const k in value) {
+    const first = k.charCodeAt(0);
+    if (first >= 0x30 && first <= 0x39) return false;
+    if ((prev !== undefined && prev >= k) || !k.isWellFormed()) return false;
+    prev = k;
+    if (!keysSortedPlain((value as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
+}
+
+function fail(message: string): never {
+  throw new CanonicalError("not-i-json", message);
 }
 
 function maxNesting(bytes: Uint8Array): number {

@@ -5,6 +5,7 @@
 // that state belongs to is acknowledged.
 import { canonicalBytes } from "./canonical.ts";
 import { signNote } from "./checkpoint.ts";
+import { logLeafJson } from "./event-bytes.ts";
 import { generateSigningKey, type SigningKey, signBytes } from "./keys.ts";
 import { CompactRange, leafHash } from "./merkle.ts";
 import type { AuditEvent, CheckpointMessage, KeyCert } from "./record.ts";
@@ -150,8 +151,10 @@ export class StreamSealer {
 
   /** A `log` leaf, and a checkpoint when the entry count is reached. */
   appendLog(event: AuditEvent): Emitted[] {
-    const out = [this.leaf("log", { event })];
-    return this.afterLeaf(out);
+    if (this.closed) throw new SealerClosedError(`stream ${this.origin} epoch ${this.epoch} has ended`);
+    const seq = this.range.size;
+    const value = Buffer.from(logLeafJson(this.origin, this.epoch, seq, this.prev, event));
+    return this.afterLeaf([this.append("log", seq, value)]);
   }
 
   /** A signed statement that data was lost, and why. Sealed at once: loss is news. */
@@ -225,6 +228,10 @@ export class StreamSealer {
       type,
       ...body,
     });
+    return this.append(type, seq, value);
+  }
+
+  private append(type: string, seq: number, value: Buffer): Emitted {
     const h = leafHash(value);
     this.range.append(h);
     this.prev = h.toString("hex");

@@ -3,7 +3,7 @@
 // becomes an event with violations and its (redacted, truncated) raw text. The hash of the
 // original bytes is kept, so redaction and truncation never cost the evidence its anchor.
 // Deterministic: the same bytes, source and options give the same event.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { AuditEvent, KubernetesIdentity } from "../record.ts";
 import { getPath, lineParser, type Parsed, setPath } from "./formats.ts";
 import { type AuditField, compilePolicyRegex, type NormalizeOptions } from "./options.ts";
@@ -45,7 +45,7 @@ export function createNormalizer(
   return (bytes, source) => {
     const violations: string[] = [];
     const redactions: string[] = [];
-    const lineHash = source.fullHash ?? createHash("sha256").update(bytes).digest("hex");
+    const lineHash = source.fullHash ?? hash("sha256", bytes, "hex");
     const length = source.fullLength ?? bytes.length;
     let text: string;
     try {
@@ -59,7 +59,8 @@ export function createNormalizer(
 
     const parsed = parser.parse(text);
     const values: Parsed | undefined = parsed.ok ? parsed.values : undefined;
-    if (!parsed.ok) violations.push(`unparseable: ${parsed.reason}`);
+    // Parser messages quote the line, and V8 may cut a surrogate pair in half while quoting.
+    if (!parsed.ok) violations.push(`unparseable: ${parsed.reason.toWellFormed()}`);
 
     if (values) {
       for (let i = 0; i < excludes.length; i++) {
@@ -103,9 +104,10 @@ export function createNormalizer(
       }
       return v;
     };
+    // Values from JSON may hold lone surrogates (\ud800 escapes); records must be I-JSON.
     const str = (f: AuditField): string | undefined => {
       const v = value(f);
-      return v === undefined || v === null || typeof v === "object" ? undefined : String(v);
+      return v === undefined || v === null || typeof v === "object" ? undefined : String(v).toWellFormed();
     };
 
     const statusRaw = value("statusCode");
@@ -122,13 +124,13 @@ export function createNormalizer(
             ? "success"
             : "failure"
           : "unknown";
-    const timeValue = value("time");
+    const timeValue = value("time") ?? undefined; // null means absent
     const time = timeValue === undefined ? undefined : parseEventTime(timeValue);
     if (timeValue !== undefined && !time) violations.push("time-unparseable");
     if (time?.assumedUtc) violations.push("time-without-zone");
     const rolesValue = value("roles");
     const roles = Array.isArray(rolesValue)
-      ? rolesValue.map(String)
+      ? rolesValue.map((r) => String(r).toWellFormed())
       : typeof rolesValue === "string"
         ? rolesValue
             .split(",")

@@ -196,11 +196,13 @@ export class Pipeline {
     clearInterval(this.tick);
     const deadline = Date.now() + graceMs;
     const left = () => Math.max(0, deadline - Date.now());
+    const timers = new AbortController(); // so a finished drain leaves no timer behind
     const within = <T>(p: Promise<T>) =>
-      Promise.race([p.then(() => true), sleep(left()).then(() => false)]);
+      Promise.race([p.then(() => true), sleep(left(), timers.signal).then(() => false)]);
     let drained = await within(Promise.all(this.tailers.map((t) => t.drain())));
     for (const s of this.streams) s.end(reason);
     drained = (await within(this.outbox.flush())) && drained;
+    timers.abort();
     if (!drained) this.outbox.abort();
     await Promise.all(this.tailers.map((t) => t.stop()));
     await this.sink.close();

@@ -32,7 +32,10 @@ export type LossReason = (typeof LOSS_REASONS)[number];
 
 /**
  * Bytes [lostFrom, lostTo) of a file were never read and cannot be any more. lostTo is the
- * largest size observed, so the real loss may be larger; it is never smaller.
+ * largest size observed, so the real loss may be larger; it is never smaller. While the
+ * tailer runs, a loss is reported only when lostTo > lostFrom; a file found truncated or
+ * replaced under its saved offset at start is always reported, lostTo = lostFrom meaning
+ * "unknown extent".
  */
 export interface LossEvent {
   readonly kind: "loss";

@@ -280,10 +280,11 @@ export class Tailer {
           source = { ...fresh(saved.generation), seenSize: Math.max(size, saved.seenSize) };
           position = saved.offset;
         } else {
+          // Shrunk below, or replaced under, the acknowledged offset while nobody watched:
+          // reported even when the extent is unknown (lostTo = lostFrom), never silent.
           source = fresh(saved.generation + 1);
-          const lostTo = Math.max(saved.seenSize, saved.offset);
-          const reason = same ? "truncated" : "inode-reused";
-          if (lostTo > saved.offset) out.push(lossOf(saved, reason, source, 0));
+          const reason = size < saved.offset ? "truncated" : "inode-reused";
+          out.push(lossOf(saved, reason, source, 0));
         }
       }
       const file = new TailedFile(fh, source, position, this.opts.maxLineBytes);

@@ -254,7 +254,7 @@ describe("sidecar tailer", () => {
         fpLen: 4,
         fpHash: "c".repeat(64),
         generation: 2,
-        offset: 40,
+        offset: 5,
         seenSize: 60,
       },
     ];
@@ -275,7 +275,7 @@ describe("sidecar tailer", () => {
         expect.objectContaining({
           file: reusedPath,
           reason: "inode-reused",
-          lostFrom: 40,
+          lostFrom: 5,
           lostTo: 60,
           resumeAt: 0,
         }),

@@ -1,0 +1,117 @@
+// The sidecar as a process with the embedded ledger sink, judged by the verifier: SIGTERM
+// drains (a partial last line included) and ends the epoch; a restart links the new epoch to
+// it; a wiped state volume is reported (EPOCH_UNLINKED), never silent; a file truncated while
+// the sidecar was down yields a signed gap record.
+import { appendFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import {
+  accessLine,
+  findingCodes,
+  judge,
+  makePod,
+  readiness,
+  startSidecar,
+  until,
+} from "./sidecar-harness.ts";
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+const lines = (from: number, to: number) => range(from, to).map(accessLine).join("");
+
+describe("sidecar process (ledger sink)", () => {
+  it("drains on SIGTERM with a partial last line, and links the next epoch after a restart", async () => {
+    const pod = await makePod("ledger");
+    writeFileSync(pod.logFile, lines(0, 1_000));
+    const first = startSidecar(pod);
+    try {
+      await until("ready", async () => (await readiness(pod))?.status === 200);
+      appendFileSync(pod.logFile, lines(1_000, 2_000));
+      appendFileSync(pod.logFile, accessLine(2_000).trimEnd()); // no newline yet: still written
+      first.child.kill("SIGTERM");
+      expect(await first.exited).toBe(0);
+    } finally {
+      first.child.kill("SIGKILL");
+    }
+    let j = await judge(pod, { ledger: pod.ledger });
+    expect(j.lines).toEqual(range(0, 2_001));
+    expect(j.leafTypes.get("epoch-end")).toBe(1);
+    expect(j.report.ok).toBe(true);
+    expect(findingCodes(j.report)).toEqual([]);
+
+    appendFileSync(pod.logFile, `\n${lines(2_001, 2_500)}`);
+    const second = startSidecar(pod);
+    try {
+      await until("the new lines", async () => {
+        j = await judge(pod, { ledger: pod.ledger });
+        return j.lines.length >= 2_500;
+      });
+      second.child.kill("SIGTERM");
+      expect(await second.exited).toBe(0);
+    } finally {
+      second.child.kill("SIGKILL");
+    }
+    j = await judge(pod, { ledger: pod.ledger });
+    // The partial line was taken at the flush; its end arrived later as a line of its own (empty).
+    expect(j.lines.filter((n) => n >= 0)).toEqual(range(0, 2_500));
+    expect(j.leafTypes.get("epoch-start")).toBe(2);
+    expect(j.leafTypes.get("epoch-end")).toBe(2);
+    expect(j.report.ok).toBe(true);
+    expect(findingCodes(j.report)).toEqual([]); // epoch 2 links to epoch 1's end
+  });
+
+  it("reports a wiped state volume as an unlinked epoch and a file truncated meanwhile as a gap", async () => {
+    const pod = await makePod("ledger");
+    writeFileSync(pod.logFile, lines(0, 500));
+    const first = startSidecar(pod);
+    try {
+      await until("ready", async () => (await readiness(pod))?.status === 200);
+      await until(
+        "500 lines",
+        async () => (await judge(pod, { ledger: pod.ledger })).lines.length === 500,
+      );
+      first.child.kill("SIGTERM");
+      expect(await first.exited).toBe(0);
+    } finally {
+      first.child.kill("SIGKILL");
+    }
+    // While it is down: the log is truncated and rewritten (copytruncate), 200 lines unread.
+    appendFileSync(pod.logFile, lines(500, 700));
+    const unreadFrom = lines(0, 500).length;
+    const unreadTo = lines(0, 700).length;
+    truncateSync(pod.logFile, 0);
+    writeFileSync(pod.logFile, lines(700, 800));
+    const second = startSidecar(pod);
+    try {
+      await until(
+        "the rewritten lines",
+        async () => (await judge(pod, { ledger: pod.ledger })).lines.length === 600,
+      );
+      second.child.kill("SIGTERM");
+      expect(await second.exited).toBe(0);
+    } finally {
+      second.child.kill("SIGKILL");
+    }
+    let j = await judge(pod, { ledger: pod.ledger });
+    expect(j.gaps).toEqual([
+      {
+        reason: "truncated",
+        lostFrom: unreadFrom,
+        lostTo: expect.any(Number),
+      },
+    ]);
+    expect(j.gaps[0]?.lostTo).toBeGreaterThanOrEqual(unreadFrom);
+    expect(unreadTo).toBeGreaterThan(unreadFrom);
+    expect(findingCodes(j.report)).toContain("GAP");
+
+    rmSync(pod.stateDir, { recursive: true }); // the state volume is lost
+    const third = startSidecar(pod);
+    try {
+      await until("ready", async () => (await readiness(pod))?.status === 200);
+      third.child.kill("SIGTERM");
+      expect(await third.exited).toBe(0);
+    } finally {
+      third.child.kill("SIGKILL");
+    }
+    j = await judge(pod, { ledger: pod.ledger });
+    expect(findingCodes(j.report).filter((c) => c === "EPOCH_UNLINKED")).toHaveLength(1);
+  });
+});

@@ -4,17 +4,27 @@ import { CanonicalError, canonicalize, parseCanonical } from "./canonical.ts";
 
 describe("RFC 8785 canonical JSON", () => {
   it("sorts keys by UTF-16 code units, including integer-like keys", () => {
-    expect(canonicalize({ b: 1, a: [true, null, "x"], "10": 0, "2": 0, é: 1, "\u{1F600}": 1, "\uFFFF": 1 })).toBe(
-      '{"10":0,"2":0,"a":[true,null,"x"],"b":1,"é":1,"\u{1F600}":1,"\uFFFF":1}',
-    );
+    expect(
+      canonicalize({
+        b: 1,
+        a: [true, null, "x"],
+        "10": 0,
+        "2": 0,
+        é: 1,
+        "\u{1F600}": 1,
+        "\uFFFF": 1,
+      }),
+    ).toBe('{"10":0,"2":0,"a":[true,null,"x"],"b":1,"é":1,"\u{1F600}":1,"\uFFFF":1}');
   });
 
   it("writes numbers and strings as RFC 8785 does", () => {
     // Vectors from RFC 8785 appendix B and section 3.2.2.
-    expect(canonicalize([1e21, 1e-7, 0.000001, -0, 333333333.33333329, 4.5e-324, 9007199254740991])).toBe(
-      "[1e+21,1e-7,0.000001,0,333333333.3333333,5e-324,9007199254740991]",
+    expect(
+      canonicalize([1e21, 1e-7, 0.000001, -0, 333333333.33333329, 4.5e-324, 9007199254740991]),
+    ).toBe("[1e+21,1e-7,0.000001,0,333333333.3333333,5e-324,9007199254740991]");
+    expect(canonicalize("\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"/")).toBe(
+      '"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"',
     );
-    expect(canonicalize("\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"/")).toBe('"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"');
   });
 
   it("refuses what I-JSON cannot carry", () => {

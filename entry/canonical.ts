@@ -34,7 +34,8 @@ function sortedCopy(value: unknown, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new CanonicalError("too-deep", `nesting deeper than ${MAX_DEPTH}`);
   switch (typeof value) {
     case "string":
-      if (!value.isWellFormed()) throw new CanonicalError("not-i-json", "string with a lone surrogate");
+      if (!value.isWellFormed())
+        throw new CanonicalError("not-i-json", "string with a lone surrogate");
       return value;
     case "number":
       if (!Number.isFinite(value)) throw new CanonicalError("not-i-json", `number ${value}`);
@@ -158,7 +159,8 @@ export function parseCanonical(bytes: Uint8Array, limits: ParseLimits = DEFAULT_
 
 /** True when every object's keys are strictly increasing and none is integer-like. */
 function keysSortedPlain(value: unknown, depth: number): boolean {
-  if (typeof value === "string") return value.isWellFormed() || fail("string with a lone surrogate");
+  if (typeof value === "string")
+    return value.isWellFormed() || fail("string with a lone surrogate");
   if (typeof value !== "object" || value === null) return true;
   if (depth > MAX_DEPTH) throw new CanonicalError("too-deep", `nesting deeper than ${MAX_DEPTH}`);
   if (Array.isArray(value)) {

@@ -35,7 +35,9 @@ export function eventJson(e: AuditEvent): string {
   const who = group(
     `${opt("actor", e.who.actor, false)}${opt("actorType", e.who.actorType, false)}${e.who.roles ? `,"roles":${strings(e.who.roles)}` : ""}`,
   );
-  const what = group(`${opt("action", e.what.action, false)}${opt("resource", e.what.resource, false)}`);
+  const what = group(
+    `${opt("action", e.what.action, false)}${opt("resource", e.what.resource, false)}`,
+  );
   const when = group(opt("time", e.when.time, true));
   const where = group(
     `${opt("requestId", e.where.requestId, false)}${opt("sourceIp", e.where.sourceIp, false)}${opt("userAgent", e.where.userAgent, false)}`,
@@ -46,6 +48,12 @@ export function eventJson(e: AuditEvent): string {
   return `{"k8s":${identity(e.k8s)},"raw":${s(e.raw)}${e.rawTruncated ? ',"rawTruncated":true' : ""},"redactions":${strings(e.redactions)},"result":${result},"source":${source},"violations":${strings(e.violations)},"what":${what},"when":${when},"where":${where},"who":${who}}`;
 }
 
-export function logLeafJson(origin: string, epoch: number, seq: number, prev: string | null, e: AuditEvent): string {
+export function logLeafJson(
+  origin: string,
+  epoch: number,
+  seq: number,
+  prev: string | null,
+  e: AuditEvent,
+): string {
   return `{"epoch":${epoch},"event":${eventJson(e)},"origin":${s(origin)},"prev":${prev === null ? "null" : s(prev)},"seq":${seq},"type":"log","v":1}`;
 }

@@ -15,6 +15,12 @@ export function leafHash(bytes: Uint8Array): Hash {
   return hash("sha256", buf, "buffer");
 }
 
+/** The leaf hash of bytes that already carry the 0x00 prefix. */
+export function hashPrefixedLeaf(prefixed: Uint8Array): Hash {
+  if (prefixed[0] !== 0) throw new Error("leaf bytes must start with the 0x00 prefix");
+  return hash("sha256", prefixed, "buffer");
+}
+
 export function nodeHash(left: Hash, right: Hash): Hash {
   const buf = Buffer.allocUnsafe(65);
   buf[0] = 1;

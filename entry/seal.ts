@@ -7,7 +7,7 @@ import { canonicalBytes } from "./canonical.ts";
 import { signNote } from "./checkpoint.ts";
 import { logLeafJson } from "./event-bytes.ts";
 import { generateSigningKey, type SigningKey, signBytes } from "./keys.ts";
-import { CompactRange, leafHash } from "./merkle.ts";
+import { CompactRange, hashPrefixedLeaf, leafHash } from "./merkle.ts";
 import type { AuditEvent, CheckpointMessage, KeyCert } from "./record.ts";
 
 export interface SealPolicy {
@@ -151,10 +151,16 @@ export class StreamSealer {
 
   /** A `log` leaf, and a checkpoint when the entry count is reached. */
   appendLog(event: AuditEvent): Emitted[] {
-    if (this.closed) throw new SealerClosedError(`stream ${this.origin} epoch ${this.epoch} has ended`);
+    if (this.closed)
+      throw new SealerClosedError(`stream ${this.origin} epoch ${this.epoch} has ended`);
     const seq = this.range.size;
-    const value = Buffer.from(logLeafJson(this.origin, this.epoch, seq, this.prev, event));
-    return this.afterLeaf([this.append("log", seq, value)]);
+    // Encode once with the leaf prefix byte in front: the hash input and the message share it.
+    const prefixed = Buffer.from(
+      `\u0000${logLeafJson(this.origin, this.epoch, seq, this.prev, event)}`,
+    );
+    return this.afterLeaf([
+      this.append("log", seq, prefixed.subarray(1), hashPrefixedLeaf(prefixed)),
+    ]);
   }
 
   /** A signed statement that data was lost, and why. Sealed at once: loss is news. */
@@ -231,8 +237,7 @@ export class StreamSealer {
     return this.append(type, seq, value);
   }
 
-  private append(type: string, seq: number, value: Buffer): Emitted {
-    const h = leafHash(value);
+  private append(type: string, seq: number, value: Buffer, h: Buffer = leafHash(value)): Emitted {
     this.range.append(h);
     this.prev = h.toString("hex");
     if (this.pending++ === 0) this.pendingSince = this.opts.now();

@@ -136,16 +136,30 @@ describe("the sealer's direct writer of log records", () => {
           const normalize = createNormalizer(
             NormalizeOptions.parse({
               format,
-              fields: format === "json" ? { actor: "a", roles: "r", time: "t", statusCode: "s", requestId: "q" } : {},
+              fields:
+                format === "json"
+                  ? { actor: "a", roles: "r", time: "t", statusCode: "s", requestId: "q" }
+                  : {},
               redact: [{ pattern: "x" }],
             }),
             identity,
           );
-          const lines = [text, JSON.stringify({ a: text, r: [text, extra ?? "z"], t: extra, s: 200, q: extra })];
+          const lines = [
+            text,
+            JSON.stringify({ a: text, r: [text, extra ?? "z"], t: extra, s: 200, q: extra }),
+          ];
           for (const line of lines) {
             const r = normalize(Buffer.from(line), { file: `/f/${extra ?? ""}`, offset: 3 });
             if (r.kind !== "event") continue;
-            const record = { v: 1, origin: "o", epoch: 2, seq: 9, prev: null, type: "log", event: r.event };
+            const record = {
+              v: 1,
+              origin: "o",
+              epoch: 2,
+              seq: 9,
+              prev: null,
+              type: "log",
+              event: r.event,
+            };
             expect(logLeafJson("o", 2, 9, null, r.event)).toBe(canonicalize(record));
           }
         },

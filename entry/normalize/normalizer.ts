@@ -107,7 +107,9 @@ export function createNormalizer(
     // Values from JSON may hold lone surrogates (\ud800 escapes); records must be I-JSON.
     const str = (f: AuditField): string | undefined => {
       const v = value(f);
-      return v === undefined || v === null || typeof v === "object" ? undefined : String(v).toWellFormed();
+      return v === undefined || v === null || typeof v === "object"
+        ? undefined
+        : String(v).toWellFormed();
     };
 
     const statusRaw = value("statusCode");

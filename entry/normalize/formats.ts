@@ -32,7 +32,7 @@ const json: LineParser = {
 // Apache/nginx: %h %l %u %t "%r" %>s %b [ "%{Referer}i" "%{User-agent}i" ]
 const QUOTED = '"((?:[^"\\\\]|\\\\.)*)"';
 const COMMON = new RegExp(String.raw`^(\S+) (\S+) (\S+) \[([^\]]+)\] ${QUOTED} (\d{3}|-) (\d+|-)`);
-const COMBINED_TAIL = new RegExp(String.raw`^ ${QUOTED} ${QUOTED}`);
+const COMBINED_TAIL = new RegExp(`^ ${QUOTED} ${QUOTED}`);
 
 function accessLog(withAgent: boolean): LineParser {
   return {

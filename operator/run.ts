@@ -9,7 +9,7 @@ import {
   type KubeConfig,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import { parsePolicy } from "./api/parse.ts";
 import { GROUP, PLURAL, type Policy, VERSION } from "./api/policy.ts";
 import { Informer, type ListPage } from "./controller/informer.ts";
@@ -18,6 +18,7 @@ import { WorkQueue } from "./controller/queue.ts";
 import { PolicyReconciler, type RawPolicy } from "./controller/reconciler.ts";
 import { LeaderElector } from "./leader.ts";
 import { type PodView, toPodView } from "./podview.ts";
+import { selectorMatches } from "./select.ts";
 import { ensureServingCert } from "./webhook/certs.ts";
 import { desiredWebhooks, type WebhookEndpoint } from "./webhook/configuration.ts";
 import { WebhookRegistrar } from "./webhook/register.ts";
@@ -65,6 +66,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   const core = o.kc.makeApiClient(CoreV1Api);
   const objects = o.kc.makeApiClient(CustomObjectsApi);
   const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   const latency = new Histogram({
     name: "auditready_webhook_admission_seconds",
     help: "Time to answer one AdmissionReview.",
@@ -191,7 +193,16 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
         podsByNs.set(pod.namespace, m);
         if (obj) m.set(pod.name, obj);
         else m.delete(pod.name);
-        for (const p of byNamespace.get(pod.namespace) ?? []) q.add(key(p.namespace, p.name));
+        // Only the policies that select the pod now or selected it before: with many policies
+        // per namespace, waking all of them on every pod event is what makes status slow.
+        for (const p of byNamespace.get(pod.namespace) ?? []) {
+          if (
+            (obj && selectorMatches(p.spec.selector, obj.labels)) ||
+            (old && selectorMatches(p.spec.selector, old.labels))
+          ) {
+            q.add(key(p.namespace, p.name));
+          }
+        }
       },
       log: o.log,
       ...(o.silentWatchMs !== undefined && { silentMs: o.silentWatchMs }),

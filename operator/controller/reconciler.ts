@@ -11,7 +11,14 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { parsePolicy } from "../api/parse.ts";
-import { type AuditPolicyStatus, GROUP, PLURAL, type Policy, VERSION } from "../api/policy.ts";
+import {
+  type AuditPolicyStatus,
+  GROUP,
+  PLURAL,
+  type Policy,
+  type SigningKeyStatus,
+  VERSION,
+} from "../api/policy.ts";
 import { renderSidecarConfig } from "../config.ts";
 import { configMapName, publicKeysConfigMapName } from "../names.ts";
 import type { PodView } from "../podview.ts";
@@ -47,6 +54,8 @@ export interface ReconcilerDeps {
   identity: string;
   log: Logger;
   topicRecheckMs?: number;
+  /** How long a written Secret / ConfigMap is trusted before it is read again. */
+  resyncMs?: number;
 }
 
 interface TopicMemo {
@@ -55,11 +64,22 @@ interface TopicMemo {
   state: StepState;
 }
 
+interface WriteMemo<T> {
+  fingerprint: string;
+  at: number;
+  value: T;
+}
+
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export class PolicyReconciler {
   private readonly deps: ReconcilerDeps;
   private readonly topics = new Map<string, TopicMemo>();
+  // What was last written successfully. Pod churn re-runs reconcile often; the Secret and
+  // ConfigMaps only change with the spec (or the pods' container names), so they are re-read
+  // only when their inputs change or the memo is older than resyncMs (drift repair).
+  private readonly keyMemo = new Map<string, WriteMemo<{ history: SigningKeyStatus[] }>>();
+  private readonly configMemo = new Map<string, WriteMemo<true>>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -71,6 +91,8 @@ export class PolicyReconciler {
     const registration = await this.deps.registerWebhooks();
     if (!raw) {
       this.topics.delete(key);
+      this.keyMemo.delete(key);
+      this.configMemo.delete(key);
       return false;
     }
     const now = new Date().toISOString();
@@ -85,8 +107,8 @@ export class PolicyReconciler {
     const policy = parsed.policy;
     const pods = this.deps.podsIn(policy.namespace);
 
-    const keyStep = await this.keys(policy, now);
-    const configStep = await this.config(policy, pods);
+    const keyStep = await this.keys(key, policy, now);
+    const configStep = await this.config(key, policy, pods);
     const topic = await this.topic(key, policy);
     const webhook: StepState = registration.ok
       ? registration.names.has(webhookName(policy))
@@ -116,8 +138,30 @@ export class PolicyReconciler {
     return topic.ok !== true || key_.ok !== true || webhook.ok !== true;
   }
 
-  private async keys(policy: Policy, now: string) {
+  private fresh<T>(memo: WriteMemo<T> | undefined, fingerprint: string): memo is WriteMemo<T> {
+    return (
+      memo !== undefined &&
+      memo.fingerprint === fingerprint &&
+      Date.now() - memo.at < (this.deps.resyncMs ?? 300_000)
+    );
+  }
+
+  private async keys(key: string, policy: Policy, now: string) {
     const events: PolicyEvent[] = [];
+    const fingerprint = `${policy.uid}/${policy.spec.signing.keyRotation ?? ""}`;
+    const memo = this.keyMemo.get(key);
+    if (this.fresh(memo, fingerprint)) {
+      const current = memo.value.history[0];
+      return {
+        state: {
+          ok: true,
+          reason: "KeyAvailable",
+          message: `policy key ${current?.keyId ?? "?"} is current`,
+        } as StepState,
+        events,
+        keys: memo.value.history,
+      };
+    }
     try {
       const r = await ensurePolicyKey(this.deps.core, policy, now);
       if (!r.ok) {
@@ -132,6 +176,7 @@ export class PolicyReconciler {
         "keys.json": JSON.stringify(r.value.history, null, 2),
       });
       const current = r.value.history[0];
+      this.keyMemo.set(key, { fingerprint, at: Date.now(), value: { history: r.value.history } });
       return {
         state: {
           ok: true,
@@ -151,7 +196,11 @@ export class PolicyReconciler {
   }
 
   /** The sidecar config ConfigMap; undefined when written (or nothing to write yet). */
-  private async config(policy: Policy, pods: PodView[]): Promise<StepState | undefined> {
+  private async config(
+    key: string,
+    policy: Policy,
+    pods: PodView[],
+  ): Promise<StepState | undefined> {
     const containers = policy.spec.containers ?? [
       ...new Set(
         pods

@@ -388,8 +388,13 @@ class StreamCheck {
     const checkpoints = this.checkpoints(epochs);
     const trusted = this.ctx.trusted.find((t) => t.genesis === treeId);
     const seqs = [...slots.keys()];
-    const minSeq = seqs.length > 0 ? Math.min(...seqs) : 0;
-    const maxSeq = seqs.length > 0 ? Math.max(...seqs) : -1;
+    // Loops, not Math.min(...seqs): a stream has far more leaves than a call has arguments.
+    let minSeq = seqs.length > 0 ? Number.POSITIVE_INFINITY : 0;
+    let maxSeq = -1;
+    for (const q of seqs) {
+      if (q < minSeq) minSeq = q;
+      if (q > maxSeq) maxSeq = q;
+    }
 
     // Anchor: the empty tree, the verifier's own earlier state, or a checkpoint's range.
     let anchor: { size: number; range: CompactRange; why: string; keyId?: string } | null = null;
@@ -429,7 +434,8 @@ class StreamCheck {
     // Walk the leaves from the anchor: chain, key ownership, gaps; roots at checkpoint sizes.
     const sizes = new Set(checkpoints.map((c) => c.size));
     if (trusted) sizes.add(trusted.size);
-    const end = Math.max(maxSeq + 1, anchor.size, ...checkpoints.map((c) => c.size));
+    let end = Math.max(maxSeq + 1, anchor.size);
+    for (const c of checkpoints) if (c.size > end) end = c.size;
     const roots = new Map<number, Buffer>([[anchor.size, anchor.range.root()]]);
     const owner: string[] = [];
     const hashes: Hash[] = [];
@@ -497,6 +503,8 @@ class StreamCheck {
     flushMissing(end);
 
     // Checkpoints against the rebuilt tree, against each other, and against key ownership.
+    // Every checkpoint after a damaged record fails: they are reported as one finding.
+    const mismatched: ValidCheckpoint[] = [];
     let covered = anchor.size;
     let coveredRoot = anchor.range.root();
     const matched: ValidCheckpoint[] = [];
@@ -510,15 +518,15 @@ class StreamCheck {
           (o) => o !== c && o.size === c.size && !o.root.equals(c.root),
         );
         const beyondEpoch = c.size > (nextStart.get(c.epoch) ?? Number.POSITIVE_INFINITY);
-        this.report(
-          split || beyondEpoch ? "INCONSISTENT_CHECKPOINT" : "ROOT_MISMATCH",
-          split
-            ? `two signed checkpoints at size ${c.size} with different roots`
-            : beyondEpoch
-              ? `checkpoint of epoch ${c.epoch} at size ${c.size} forks from the tree the next epoch continued`
-              : `checkpoint at size ${c.size} does not match the records`,
-          where,
-        );
+        if (split || beyondEpoch) {
+          this.report(
+            "INCONSISTENT_CHECKPOINT",
+            split
+              ? `two signed checkpoints at size ${c.size} with different roots`
+              : `checkpoint of epoch ${c.epoch} at size ${c.size} forks from the tree the next epoch continued`,
+            where,
+          );
+        } else mismatched.push(c);
         continue;
       }
       const last = lastTimeByEpoch.get(c.epoch);
@@ -533,6 +541,17 @@ class StreamCheck {
       matched.push(c);
     }
     lastTimeByEpoch = new Map();
+    const firstBad = mismatched[0];
+    const lastBad = mismatched[mismatched.length - 1];
+    if (firstBad && lastBad) {
+      this.report(
+        "ROOT_MISMATCH",
+        mismatched.length === 1
+          ? `checkpoint at size ${firstBad.size} does not match the records`
+          : `${mismatched.length} checkpoints at sizes ${firstBad.size}..${lastBad.size} do not match the records`,
+        { epoch: firstBad.epoch, position: firstBad.fact.position, count: mismatched.length },
+      );
+    }
     if (trusted && trusted.size >= anchor.size) {
       const ours = roots.get(trusted.size);
       if (trusted.size > end || !ours?.equals(Buffer.from(trusted.root, "base64"))) {
@@ -651,7 +670,11 @@ class StreamCheck {
   private reportOrphans(orphaned: LeafFact[], slots: Map<number, LeafFact>): void {
     if (orphaned.length === 0) return;
     const byEpoch = new Map<number, LeafFact[]>();
-    for (const o of orphaned) byEpoch.set(o.epoch, [...(byEpoch.get(o.epoch) ?? []), o]);
+    for (const o of orphaned) {
+      const list = byEpoch.get(o.epoch);
+      if (list) list.push(o);
+      else byEpoch.set(o.epoch, [o]);
+    }
     for (const [epoch, list] of byEpoch) {
       const seqs = list.map((l) => l.seq);
       this.report(
@@ -659,7 +682,7 @@ class StreamCheck {
         `${list.length} unsealed record(s) of epoch ${epoch} superseded by the next epoch`,
         {
           epoch,
-          seq: [Math.min(...seqs), Math.max(...seqs)],
+          seq: [seqs.reduce((a, q) => Math.min(a, q)), seqs.reduce((a, q) => Math.max(a, q))],
           count: list.length,
         },
       );

@@ -18,3 +18,13 @@ describe("Verifier on an untouched stream", () => {
     expect(report.streams[0]?.verified).toMatchObject({ from: 0, to: 96, unsealed: 0 });
   });
 });
+
+describe("Verifier at volume", () => {
+  it("verifies a stream longer than a call's argument limit (no spread of all leaves)", () => {
+    const b = new StreamBuilder({ seal: { entries: 1000 } }).logs(150_000);
+    b.push(b.sealer.end("SIGTERM"));
+    const report = verify(b);
+    expect(report.ok).toBe(true);
+    expect(report.streams[0]?.verified).toMatchObject({ from: 0, to: 150_001, unsealed: 0 });
+  }, 120_000);
+});

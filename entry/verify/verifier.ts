@@ -79,9 +79,12 @@ export class Verifier {
     const unplaced: Finding[] = [];
     const byOrigin = new Map<string, Finding[]>();
     for (const f of this.ingest.findings) {
-      if (f.origin && this.ingest.streams.has(f.origin))
-        byOrigin.set(f.origin, [...(byOrigin.get(f.origin) ?? []), f]);
-      else unplaced.push(f);
+      if (!f.origin || !this.ingest.streams.has(f.origin)) unplaced.push(f);
+      else {
+        const list = byOrigin.get(f.origin);
+        if (list) list.push(f);
+        else byOrigin.set(f.origin, [f]);
+      }
     }
     for (const [origin, facts] of [...this.ingest.streams].sort(([a], [b]) => a.localeCompare(b))) {
       const { trees, ...result } = verifyStream(facts, {

@@ -22,6 +22,7 @@ import { Outbox } from "./sink/outbox.ts";
 import type { Sink } from "./sink/sink.ts";
 import { SpoolQueue } from "./spool/queue.ts";
 import { SpoolingSink } from "./spool/spooling-sink.ts";
+import { type CheckpointIntent, readIntent, uncertain, writeIntent } from "./state/intent.ts";
 import { Positions } from "./state/positions.ts";
 import { STATE_VERSION, type StateDocument } from "./state/schema.ts";
 import { loadState, StateStore } from "./state/store.ts";
@@ -44,6 +45,7 @@ export class Pipeline {
   private stopping = false;
   private lastAckedCheckpoint: number | undefined;
   private lastSinkError: SidecarError | undefined;
+  private intent: CheckpointIntent = {};
 
   private constructor(
     config: SidecarConfig,
@@ -80,6 +82,7 @@ export class Pipeline {
         });
         await this.acknowledged(items.map((i) => i.meta));
       },
+      beforePublish: (items) => this.noteIntent(items.map((i) => i.meta)),
       onPressure: (paused) => {
         for (const t of this.tailers) paused ? t.pause() : t.resume();
         this.events.emit({ type: "backpressure", paused, reason: "unacknowledged bytes" });
@@ -116,6 +119,7 @@ export class Pipeline {
       });
     }
     const policyKey = signingKeyFromPem(pem);
+    this.intent = await readIntent(c.stateDir);
     const seal = {
       entries: c.signing.mode === "entry" ? 1 : c.signing.sealEvery.entries,
       millis: c.signing.sealEvery.millis,
@@ -123,10 +127,12 @@ export class Pipeline {
     };
     for (const source of c.sources) {
       const origin = originOf(this.identity, source.container, source.paths[0] as string);
-      const { sealer, out } = StreamSealer.open(
-        { origin, policyKey, seal, now: Date.now },
-        this.streamStates[origin] ?? null,
-      );
+      let saved = this.streamStates[origin] ?? null;
+      if (uncertain(this.intent, origin, saved)) {
+        this.events.emit({ type: "state-uncertain", origin });
+        saved = null;
+      }
+      const { sealer, out } = StreamSealer.open({ origin, policyKey, seal, now: Date.now }, saved);
       const stream = new AuditStream(
         sealer,
         createNormalizer(c.normalize, this.k8s(source.container)),
@@ -207,6 +213,19 @@ export class Pipeline {
     await Promise.all(this.tailers.map((t) => t.stop()));
     await this.sink.close();
     return drained;
+  }
+
+  /** Notes the checkpoints about to be published before they are (see state/intent.ts). */
+  private async noteIntent(metas: Sealed[]): Promise<void> {
+    let changed = false;
+    for (const m of metas) {
+      if (!m.commit) continue;
+      const { epoch, range } = m.commit.state;
+      this.intent[m.commit.origin] = { epoch, size: range.size };
+      changed = true;
+    }
+    delete this.intent["*"];
+    if (changed) await writeIntent(this.config.stateDir, this.intent);
   }
 
   private async acknowledged(metas: Sealed[]): Promise<void> {

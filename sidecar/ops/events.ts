@@ -14,6 +14,7 @@ export type SidecarEvent =
   | SpoolObservation
   | { type: "started"; version: string; origin: string; sink: string; resumedFiles: number }
   | { type: "state-missing"; path: string }
+  | { type: "state-uncertain"; origin: string }
   | { type: "records-published"; records: number; bytes: number; where: string }
   | { type: "records-excluded"; records: number }
   | { type: "records-violated"; records: number }
@@ -267,6 +268,12 @@ export class Events {
         return;
       case "state-missing":
         log.warn({ event: e.type, path: e.path }, "no saved state: a new, unlinked epoch starts");
+        return;
+      case "state-uncertain":
+        log.warn(
+          { event: e.type, origin: e.origin },
+          "a checkpoint may be in the store beyond the saved state: starting a new, unlinked tree",
+        );
         return;
       case "started":
         log.info(

@@ -21,6 +21,8 @@ export interface OutboxOptions<T> {
   lingerMs: number;
   highWaterBytes: number;
   onAck(items: OutboxItem<T>[], ack: SinkAck): void | Promise<void>;
+  /** Runs once before a batch is first sent (write-ahead notes); a failure is retried. */
+  beforePublish?(items: OutboxItem<T>[]): Promise<void>;
   onPressure?(paused: boolean): void;
   onRetry?(error: SidecarError, attempt: number): void;
   backoff?: Backoff;
@@ -102,9 +104,14 @@ export class Outbox<T> {
   private async drain(): Promise<void> {
     for (let batch = this.ready.shift(); batch; batch = this.ready.shift()) {
       const messages = batch.map((i) => i.message);
+      let prepared = this.opts.beforePublish === undefined;
       for (let attempt = 1; ; attempt++) {
         if (this.stopping.signal.aborted) return;
         try {
+          if (!prepared) {
+            await this.opts.beforePublish?.(batch);
+            prepared = true;
+          }
           const ack = await this.opts.sink.publish(messages);
           this.backoff.reset();
           for (const item of batch) this.unacked -= sizeOf(item.message);

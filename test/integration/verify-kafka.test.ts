@@ -107,6 +107,44 @@ describe("verifying a topic on the real broker", () => {
     expect(r.stdout).toContain(`ok   ${a.origin}\n    verified seq 0..1201`);
   });
 
+  it("starts from a time: HEAD_TRUNCATED, and with its earlier state the verifier goes on from its anchor", async () => {
+    const later = `audit.verify-from-time-${randomUUID()}`;
+    const c = new StreamBuilder({
+      policyKey: policy,
+      origin: "it/payments/api-2/api/var/log/app/access.log",
+    }).logs(1500);
+    const firstPart = c.messages.length;
+    const earlier = new Verifier({ trustedKeys: a.trustedKeys() });
+    c.messages.forEach((m, i) => earlier.add({ key: m.key, value: m.value, position: `#${i}` }));
+    const state = earlier.finish().state;
+    await publish(later, c.messages.map(toMessage));
+    await new Promise((r) => setTimeout(r, 50));
+    const cut = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+    c.logs(500);
+    c.push(c.sealer.end("SIGTERM"));
+    for (const m of c.messages.slice(firstPart))
+      await producer.send({ topic: later, acks: -1, messages: [toMessage(m)] });
+
+    const read = async (trustedState?: typeof state) => {
+      const v = new Verifier({
+        trustedKeys: a.trustedKeys(),
+        ...(trustedState ? { trustedState } : {}),
+      });
+      const src = { brokers: [endpoint("kafkaBootstrap")], topic: later, fromTime: cut };
+      for await (const m of readTopic(src, () => {})) v.add(m);
+      return v.finish();
+    };
+    const withState = await read(state);
+    expect(withState.messages).toBe(c.messages.length - firstPart);
+    expect(codesOf(withState, c.origin)).toEqual(["HEAD_TRUNCATED"]);
+    expect(withState.streams[0]?.verified).toMatchObject({ from: 1501, to: 2001, unsealed: 0 });
+    // Without state, the epoch key is unknown (its epoch-start is before the cut): nothing verifies.
+    const without = await read();
+    expect(without.ok).toBe(false);
+    expect(codesOf(without, c.origin)).toContain("HEAD_TRUNCATED");
+  });
+
   it("reports a copy that dropped, duplicated and reordered messages", async () => {
     const damaged = `audit.verify-damaged-${randomUUID()}`;
     const seqIndex = (s: StreamBuilder, seq: number) =>

@@ -7,6 +7,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
+  type V1MutatingWebhook,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
@@ -74,6 +75,13 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers: [registry],
   });
+  const reconcileSeconds = new Histogram({
+    name: "auditready_reconcile_seconds",
+    help: "Time of one reconcile of one AuditPolicy (or of the webhook configuration).",
+    labelNames: ["result"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
   const excluded = new Set(["kube-system", o.namespace]);
   const certOpts = {
     namespace: o.namespace,
@@ -92,6 +100,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       [...valid.values()].filter((p) => p.namespace === ns),
     );
   let queue: WorkQueue | undefined;
+  let policiesVersion = 0;
   const policies = new Informer<RawPolicy>({
     name: "auditpolicies",
     kc: o.kc,
@@ -109,18 +118,20 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     key: (p) => key(p.metadata.namespace, p.metadata.name),
     onChange: (k, obj, old) => {
       const ns = (obj ?? old)?.metadata.namespace ?? "";
-      const parsed = obj ? parsePolicy(obj) : undefined;
-      if (parsed?.ok) valid.set(k, parsed.policy);
-      else valid.delete(k);
-      reindex(ns);
-      // Status-only updates (our own writes) do not need another reconcile.
+      // Status-only updates (our own writes) change nothing the webhook or a reconcile reads.
       if (
         obj &&
         old &&
         obj.metadata.generation === old.metadata.generation &&
         JSON.stringify(obj.spec) === JSON.stringify(old.spec)
-      )
+      ) {
         return;
+      }
+      const parsed = obj ? parsePolicy(obj) : undefined;
+      if (parsed?.ok) valid.set(k, parsed.policy);
+      else valid.delete(k);
+      reindex(ns);
+      policiesVersion++;
       queue?.add(k);
       // Another policy's change can change this one's conflicts and the webhook set.
       for (const p of byNamespace.get(ns) ?? []) queue?.add(key(p.namespace, p.name));
@@ -163,14 +174,22 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     o.kc.makeApiClient(AdmissionregistrationV1Api),
     o.webhook.configurationName,
   );
-  const registerWebhooks = () =>
-    registrar.ensure(
-      desiredWebhooks([...valid.values()], {
-        endpoint: o.webhook.endpoint,
-        caBundlePem: serving.caBundlePem,
-        excludedNamespaces: [...excluded],
-      }),
-    );
+  // The desired entries change only with the policy set or the CA: computed once per change.
+  let desired: { version: number; ca: string; webhooks: V1MutatingWebhook[] } | undefined;
+  const registerWebhooks = () => {
+    if (desired?.version !== policiesVersion || desired.ca !== serving.caBundlePem) {
+      desired = {
+        version: policiesVersion,
+        ca: serving.caBundlePem,
+        webhooks: desiredWebhooks([...valid.values()], {
+          endpoint: o.webhook.endpoint,
+          caBundlePem: serving.caBundlePem,
+          excludedNamespaces: [...excluded],
+        }),
+      };
+    }
+    return registrar.ensure(desired.webhooks);
+  };
   const admins = new KafkaAdmins();
   let pods: Informer<PodView> | undefined;
   let workers: Promise<void>[] = [];
@@ -220,21 +239,26 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       identity: o.identity,
       log: o.log,
     });
-    workers = Array.from({ length: o.workers ?? 4 }, async () => {
+    workers = Array.from({ length: o.workers ?? 8 }, async () => {
       await informer.synced;
       for (;;) {
         const k = await q.get();
         if (k === undefined) return;
+        const end = reconcileSeconds.startTimer();
+        let result = "ok";
         try {
           const retry =
             k === WEBHOOK_KEY ? !(await registerWebhooks()).ok : await reconciler.reconcile(k);
           if (retry) q.addRateLimited(k);
           else q.forget(k);
+          if (retry) result = "requeued";
         } catch (err) {
+          result = "error";
           const delay = q.addRateLimited(k);
           o.log.warn({ key: k, err: String(err), delay }, "reconcile failed; retrying");
         } finally {
           q.done(k);
+          end({ result });
         }
       }
     });

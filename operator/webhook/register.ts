@@ -20,6 +20,7 @@ export class WebhookRegistrar {
   private readonly name: string;
   private readonly reverifyMs: number;
   private lastApplied = "";
+  private lastArray: V1MutatingWebhook[] | undefined;
   private lastVerifiedAt = 0;
   private last: Registration | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -31,6 +32,15 @@ export class WebhookRegistrar {
   }
 
   ensure(webhooks: V1MutatingWebhook[]): Promise<Registration> {
+    // Fast path, no queueing behind other callers: the same array as last applied, recently
+    // verified. (Callers pass the same array object while the desired set is unchanged.)
+    if (
+      this.last?.ok &&
+      webhooks === this.lastArray &&
+      Date.now() - this.lastVerifiedAt < this.reverifyMs
+    ) {
+      return Promise.resolve(this.last);
+    }
     const next = this.chain.then(() => this.apply(webhooks));
     this.chain = next.catch(() => undefined);
     return next;
@@ -82,6 +92,7 @@ export class WebhookRegistrar {
       }
     }
     this.lastApplied = desired;
+    this.lastArray = webhooks;
     this.lastVerifiedAt = Date.now();
     this.last = { ok: true, names };
     return this.last;

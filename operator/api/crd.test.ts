@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { CRD_FILE, RBAC_FILE, renderCrdYaml, renderRbacYaml } from "./generate-crd.ts";
+import { CRD_FILE, RBAC_FILE, README_FILE, renderCrdYaml, renderRbacYaml } from "./generate-crd.ts";
 import { parsePolicy } from "./parse.ts";
+import { referenceMarkdown } from "./reference.ts";
 
 type Node = { [k: string]: unknown };
 
@@ -18,6 +19,10 @@ function walk(node: Node, path: string, visit: (path: string, node: Node) => voi
 describe("the AuditPolicy CRD", () => {
   it("in crds/ is exactly what the zod schema generates (run `npm run crds` after changing it)", () => {
     expect(readFileSync(CRD_FILE, "utf8")).toBe(renderCrdYaml());
+  });
+
+  it("the README's AuditPolicy reference is exactly what the schema generates", () => {
+    expect(readFileSync(README_FILE, "utf8")).toContain(referenceMarkdown());
   });
 
   it("operator/rbac.yaml is exactly what operator/rbac.ts generates", () => {

@@ -57,12 +57,16 @@ export class LeaderElector {
     void this.tick();
   }
 
-  /** Stops competing; a leader releases the lease so a standby takes over at once. */
-  async stop(): Promise<void> {
+  /**
+   * Stops competing; a leader releases the lease so a standby takes over at once. release=false
+   * leaves it to expire, as a crashed process would.
+   */
+  async stop(release = true): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     if (!this.leading) return;
     this.setLeading(false);
+    if (!release) return;
     try {
       const lease = await this.read();
       if (lease?.spec.holderIdentity === this.opts.identity) {
@@ -110,12 +114,13 @@ export class LeaderElector {
     } catch (err) {
       if (!conflict(err)) this.opts.log.warn({ err: String(err) }, "lease request failed");
     }
-    if (this.leading && Date.now() - this.lastRenewed > this.leaseMs) {
+    // Step down well before others may take over (client-go's renewDeadline < leaseDuration).
+    if (this.leading && Date.now() - this.lastRenewed > (this.leaseMs * 2) / 3) {
       this.opts.log.warn("could not renew the lease in time: stepping down");
       this.setLeading(false);
     }
     if (!this.stopped) {
-      this.timer = setTimeout(() => void this.tick(), this.leading ? this.renewMs : this.renewMs);
+      this.timer = setTimeout(() => void this.tick(), this.renewMs);
       this.timer.unref();
     }
   }

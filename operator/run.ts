@@ -58,7 +58,8 @@ export interface Operator {
   readonly isLeader: boolean;
   readonly registry: Registry;
   readonly podInformer: () => Informer<PodView> | undefined;
-  stop(): Promise<void>;
+  /** releaseLease=false stops like a crash would, leaving the Lease to expire. */
+  stop(opts?: { releaseLease?: boolean }): Promise<void>;
 }
 
 const key = (ns: string, name: string) => `${ns}/${name}`;
@@ -292,9 +293,9 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     },
     registry,
     podInformer: () => pods,
-    async stop() {
+    async stop(opts = {}) {
       clearInterval(certReload);
-      await elector.stop();
+      await elector.stop(opts.releaseLease ?? true);
       stopLeading();
       await Promise.allSettled(workers);
       policies.stop();

@@ -150,4 +150,26 @@ describe("leader election with two operator replicas", () => {
     });
     expect(status.readyPods).toBe(1);
   });
+
+  it("replaces a leader that vanished without releasing the Lease once the Lease expires", async () => {
+    const survivor = one.isLeader ? one : two;
+    const third = await deployment.start("replica-three");
+    expect(third.isLeader).toBe(false);
+    const started = Date.now();
+    await survivor.stop({ releaseLease: false });
+    await until(
+      "the third replica leads",
+      async () => (third.isLeader ? true : undefined),
+      15_000,
+      50,
+    );
+    const waited = Date.now() - started;
+    // Not before the 4 s lease ran out (a second of slack for renew-time rounding), and soon after.
+    expect(waited).toBeGreaterThan(2_500);
+    expect(waited).toBeLessThan(8_000);
+    const lease = await kc
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ namespace: deployment.namespace, name: deployment.names.lease });
+    expect(lease.spec?.holderIdentity).toBe("replica-three");
+  });
 });

@@ -71,7 +71,7 @@ export class Pipeline {
     this.outbox = new Outbox<Sealed>({
       sink,
       ...batch,
-      highWaterBytes: 4 * batch.maxBytes,
+      highWaterBytes: 2 * batch.maxBytes,
       onAck: async (items, ack) => {
         this.lastSinkError = undefined;
         this.events.emit({

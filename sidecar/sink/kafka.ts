@@ -6,6 +6,7 @@
 import { CompressionTypes, Kafka, type logCreator, logLevel, type Producer } from "kafkajs";
 import type { z } from "zod";
 import type { KafkaSink as KafkaSinkConfig } from "../config/schema.ts";
+import { SidecarError } from "../errors.ts";
 import { saslOptions, tlsOptions } from "./credentials.ts";
 import { kafkaError } from "./kafka-errors.ts";
 import { batchBytes, type Sink, type SinkAck, type SinkMessage } from "./sink.ts";
@@ -46,6 +47,22 @@ export class KafkaSink implements Sink {
   }
 
   async publish(batch: readonly SinkMessage[]): Promise<SinkAck> {
+    try {
+      return await this.send(batch);
+    } catch (err) {
+      // The broker's size limit applies to the (compressed) batch: halve it until it fits, in
+      // order. A single record too large stays an error for the caller.
+      if (!(err instanceof SidecarError) || err.kind !== "message-too-large" || batch.length < 2) {
+        throw err;
+      }
+      const half = Math.ceil(batch.length / 2);
+      const a = await this.publish(batch.slice(0, half));
+      const b = await this.publish(batch.slice(half));
+      return { where: "kafka", count: a.count + b.count, bytes: a.bytes + b.bytes };
+    }
+  }
+
+  private async send(batch: readonly SinkMessage[]): Promise<SinkAck> {
     const bytes = batchBytes(batch);
     try {
       const producer = await this.connect();

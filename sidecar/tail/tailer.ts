@@ -184,7 +184,7 @@ export class Tailer {
     if (deep) for (const f of this.files.values()) paths.add(f.source.path);
     for (const path of paths) await this.guard(path, () => this.examine(path));
 
-    const budget = this.opts.cycleBudgetBytes ?? 1_048_576;
+    const budget = this.opts.cycleBudgetBytes ?? 262_144;
     const chunk = this.opts.readChunkBytes ?? 65_536;
     const now = Date.now();
     for (const f of [...this.files.values()]) {

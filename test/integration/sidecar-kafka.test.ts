@@ -167,6 +167,21 @@ describe("sidecar Kafka sink", () => {
     await sink.close();
   });
 
+  it("splits a batch the broker refuses as too large, keeping the order", async () => {
+    const topic = await newTopic(1);
+    const sink = new KafkaSink(settings(topic, { compression: "none" }));
+    const big = (n: number): SinkMessage => ({
+      key: "o",
+      value: Buffer.from(JSON.stringify({ seq: n, pad: "z".repeat(300_000) })),
+    });
+    // 8 × 300 kB uncompressed: far above the broker's 1 MiB message.max.bytes as one batch.
+    const ack = await sink.publish(Array.from({ length: 8 }, (_, n) => big(n)));
+    await sink.close();
+    expect(ack.count).toBe(8);
+    const got = await consumeAll(topic, 8);
+    expect(got.map((m) => JSON.parse(m.value).seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it("reports a missing topic as unknown-topic (retriable: the operator may create it)", async () => {
     const sink = new KafkaSink(settings(`sidecar-missing-${randomUUID()}`), { retryMs: 400 });
     await expect(sink.publish([record("o", 1)])).rejects.toMatchObject({

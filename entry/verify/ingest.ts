@@ -2,10 +2,15 @@
 // bytes, schema, origin against the Kafka key) and filed under its stream. Only what passes is
 // kept, as compact facts (hashes and the few fields the stream checks need), so memory grows
 // with the number of records, not their size.
-import { CanonicalError, type Json, type ParseLimits, parseCanonical } from "../canonical.ts";
+// The bytes go through the single-pass scanner (scan.ts) rather than JSON.parse: it settles
+// format and canonical form for every message and, for `log` records (nearly all of them),
+// the whole schema and the fields kept. Only the rare other messages are then parsed and
+// checked with the zod schemas.
+import type { Json, ParseLimits } from "../canonical.ts";
 import { leafHash } from "../merkle.ts";
 import { CheckpointMessage, type KeyCert, LeafRecord, type LeafType } from "../record.ts";
 import { type Finding, finding } from "./findings.ts";
+import { type LogFields, scanRecord } from "./scan.ts";
 
 export interface InputMessage {
   /** The Kafka message key; absent for a ledger file, where the record's origin is its stream. */
@@ -60,17 +65,20 @@ export class Ingest {
 
   add(msg: InputMessage): void {
     const arrival = this.arrival++;
-    let value: Json;
-    try {
-      value = parseCanonical(msg.value, this.limits);
-    } catch (err) {
-      const kind = err instanceof CanonicalError ? err.kind : "not-json";
-      const code = kind === "not-canonical" ? "NON_CANONICAL" : "BAD_FORMAT";
+    const scanned = scanRecord(msg.value, this.limits);
+    if (scanned.kind === "log") {
+      this.addLog(msg, scanned.log, arrival);
+      return;
+    }
+    if (scanned.kind !== "other") {
+      const code = scanned.kind === "canonical" ? "NON_CANONICAL" : "BAD_FORMAT";
       this.findings.push(
-        finding(code, `${(err as Error).message}`, { position: msg.position, ...originOf(msg) }),
+        finding(code, scanned.message, { position: msg.position, ...originOf(msg) }),
       );
       return;
     }
+    // Canonical, so valid UTF-8 and JSON without a byte order mark: this parse cannot fail.
+    const value = JSON.parse(utf8.decode(msg.value)) as Json;
     const type =
       typeof value === "object" && value !== null && !Array.isArray(value) ? value.type : undefined;
     if (type === "checkpoint") this.addCheckpoint(msg, value, arrival);
@@ -95,6 +103,23 @@ export class Ingest {
       }),
     );
     return false;
+  }
+
+  /** A log record the scanner checked against the whole LogRecord schema. */
+  private addLog(msg: InputMessage, r: LogFields, arrival: number): void {
+    if (!this.originMatches(msg, r.origin)) return;
+    const fact: LeafFact = {
+      seq: r.seq,
+      epoch: r.epoch,
+      type: "log",
+      hash: leafHash(msg.value),
+      prev: r.prev,
+      arrival,
+      position: msg.position,
+    };
+    fact.source = `${r.file}\u0000${r.offset}\u0000${r.lineHash}`;
+    if (r.time) fact.eventTime = r.time;
+    this.stream(r.origin).leaves.push(fact);
   }
 
   private addLeaf(msg: InputMessage, value: Json, arrival: number): void {
@@ -176,6 +201,8 @@ export class Ingest {
     });
   }
 }
+
+const utf8 = new TextDecoder("utf-8");
 
 function originOf(msg: InputMessage): { origin?: string } {
   return msg.key === undefined ? {} : { origin: msg.key };

@@ -4,7 +4,9 @@ import { DEFAULT_RBAC, rbacManifests } from "./rbac.ts";
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 
 describe("the operator's RBAC", () => {
-  const rules = rbacManifests(DEFAULT_RBAC).flatMap((m) => (m.rules as Rule[] | undefined) ?? []);
+  const rules = rbacManifests({ ...DEFAULT_RBAC, rollout: true }).flatMap(
+    (m) => (m.rules as Rule[] | undefined) ?? [],
+  );
 
   it("grants no wildcard and no delete, escalate, bind or impersonate", () => {
     for (const r of rules) {

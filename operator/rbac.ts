@@ -12,6 +12,8 @@ export interface RbacOptions {
   serviceAccount: string;
   webhookConfiguration: string;
   lease: string;
+  /** The optional role for spec.rollout: patch Deployments, StatefulSets and DaemonSets. */
+  rollout?: boolean;
 }
 
 export const DEFAULT_RBAC: RbacOptions = {
@@ -60,6 +62,7 @@ export function rbacManifests(o: RbacOptions): Record<string, unknown>[] {
       roleRef: { apiGroup: rbac, kind: "ClusterRole", name: o.name },
       subjects,
     },
+    ...(o.rollout ? rolloutRbac(o) : []),
     {
       apiVersion: `${rbac}/v1`,
       kind: "Role",
@@ -81,6 +84,37 @@ export function rbacManifests(o: RbacOptions): Record<string, unknown>[] {
       metadata: { name: o.name, namespace: o.namespace },
       roleRef: { apiGroup: rbac, kind: "Role", name: o.name },
       subjects,
+    },
+  ];
+}
+
+/**
+ * Only for spec.rollout, bound separately so installations that do not want the operator to
+ * restart workloads never grant it: read a ReplicaSet's owner, get and patch the workloads.
+ */
+function rolloutRbac(o: RbacOptions): Record<string, unknown>[] {
+  const rbac = "rbac.authorization.k8s.io";
+  const name = `${o.name}-rollout`;
+  return [
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: "ClusterRole",
+      metadata: { name },
+      rules: [
+        { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get"] },
+        {
+          apiGroups: ["apps"],
+          resources: ["deployments", "statefulsets", "daemonsets"],
+          verbs: ["get", "patch"],
+        },
+      ],
+    },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: "ClusterRoleBinding",
+      metadata: { name },
+      roleRef: { apiGroup: rbac, kind: "ClusterRole", name },
+      subjects: [{ kind: "ServiceAccount", name: o.serviceAccount, namespace: o.namespace }],
     },
   ];
 }

@@ -4,6 +4,7 @@
 // MutatingWebhookConfiguration current.
 import {
   AdmissionregistrationV1Api,
+  AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
@@ -113,8 +114,10 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
           version: VERSION,
           plural: PLURAL,
           ...opts,
+          ...(o.policySelector && { labelSelector: o.policySelector }),
         }),
       ),
+    ...(o.policySelector && { watchParams: { labelSelector: o.policySelector } }),
     transform: (raw) => raw as RawPolicy,
     key: (p) => key(p.metadata.namespace, p.metadata.name),
     onChange: (k, obj, old) => {
@@ -231,6 +234,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     informer.start();
     const reconciler = new PolicyReconciler({
       core,
+      apps: o.kc.makeApiClient(AppsV1Api),
       objects,
       admins,
       policy: (k) => policies.cache.get(k),

@@ -1,7 +1,15 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { CRD_FILE, RBAC_FILE, README_FILE, renderCrdYaml, renderRbacYaml } from "./generate-crd.ts";
+import {
+  CRD_FILE,
+  RBAC_FILE,
+  RBAC_ROLLOUT_FILE,
+  README_FILE,
+  renderCrdYaml,
+  renderRbacYaml,
+  renderRolloutRbacYaml,
+} from "./generate-crd.ts";
 import { parsePolicy } from "./parse.ts";
 import { referenceMarkdown } from "./reference.ts";
 
@@ -27,6 +35,7 @@ describe("the AuditPolicy CRD", () => {
 
   it("operator/rbac.yaml is exactly what operator/rbac.ts generates", () => {
     expect(readFileSync(RBAC_FILE, "utf8")).toBe(renderRbacYaml());
+    expect(readFileSync(RBAC_ROLLOUT_FILE, "utf8")).toBe(renderRolloutRbacYaml());
   });
 
   const crd = parse(renderCrdYaml());

@@ -164,6 +164,12 @@ const KafkaSinkSpec = z
   })
   .strict();
 
+export const ROLLOUT_REASONS = [
+  "CreatedBeforePolicy",
+  "OutdatedGeneration",
+  "NotInjected",
+] as const;
+
 export const AuditPolicySpec = z
   .object({
     selector: LabelSelector.describe(
@@ -324,6 +330,19 @@ export const AuditPolicySpec = z
       .strict()
       .prefault({})
       .describe("The injected sidecar container."),
+    rollout: z
+      .object({
+        restart: z
+          .array(z.enum(ROLLOUT_REASONS))
+          .max(3)
+          .default([])
+          .describe(
+            "For uncovered pods with these reasons, restart the owning Deployment, StatefulSet or DaemonSet (as `kubectl rollout restart` does) once per policy generation, so new pods get the sidecar. Empty (the default): report only. Needs the operator's optional rollout RBAC.",
+          ),
+      })
+      .strict()
+      .prefault({})
+      .describe("What the operator may do about pods that are not covered."),
   })
   .strict();
 export type AuditPolicySpec = z.infer<typeof AuditPolicySpec>;

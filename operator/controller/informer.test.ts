@@ -67,6 +67,27 @@ describe("Informer", () => {
     expect(seen).toEqual(["set a", "set b", "del a", "set b", "set d", "set c"]);
   });
 
+  it("passes its watch parameters (a label selector) on every watch", async () => {
+    const { watch, params } = scripted([(_emit, done) => done(null), () => undefined]);
+    let call = 0;
+    const inf = new Informer<Obj>({
+      name: "test",
+      kc: new KubeConfig(),
+      path: "/x",
+      list: async () => ({ items: [], resourceVersion: String(++call) }),
+      transform: (raw) => raw as Obj,
+      key: (o) => o.metadata.name,
+      onChange: () => undefined,
+      log: pino({ level: "silent" }),
+      watch,
+      watchParams: { labelSelector: "team=a" },
+    });
+    inf.start();
+    await until(() => params.length === 2);
+    inf.stop();
+    expect(params.map((p) => p.labelSelector)).toEqual(["team=a", "team=a"]);
+  });
+
   it("resumes from the last resourceVersion (bookmarks included) when a watch ends, without relisting", async () => {
     const { watch, params } = scripted([
       (emit, done) => {

@@ -157,6 +157,7 @@ export class Informer<T> {
       watch(
         this.opts.path,
         {
+          ...this.opts.watchParams,
           resourceVersion: this.resourceVersion,
           allowWatchBookmarks: true,
           timeoutSeconds: Math.max(1, Math.floor(silentMs / 1000) + 60),

@@ -4,6 +4,7 @@
 // writes the status if it changed and emits Events for condition changes. Returns whether to
 // requeue with backoff (a step failed for a reason that may pass).
 import {
+  type AppsV1Api,
   type CoreV1Api,
   type CustomObjectsApi,
   PatchStrategy,
@@ -17,6 +18,7 @@ import {
   PLURAL,
   type Policy,
   type SigningKeyStatus,
+  type UncoveredPod,
   VERSION,
 } from "../api/policy.ts";
 import { renderSidecarConfig } from "../config.ts";
@@ -29,6 +31,7 @@ import {
   type StepState,
   sameStatus,
 } from "../reconcile.ts";
+import { ownersToRestart } from "../rollout.ts";
 import { selectorMatches } from "../select.ts";
 import { ensureTopic } from "../topic.ts";
 import { webhookName } from "../webhook/configuration.ts";
@@ -36,6 +39,7 @@ import type { Registration } from "../webhook/register.ts";
 import type { KafkaAdmins } from "./kafka.ts";
 import { ensurePolicyKey } from "./keysecret.ts";
 import { upsertConfigMap } from "./objects.ts";
+import { restartOwners } from "./restarts.ts";
 
 export interface RawPolicy {
   metadata: { name: string; namespace: string; uid: string; generation: number };
@@ -45,6 +49,8 @@ export interface RawPolicy {
 
 export interface ReconcilerDeps {
   core: CoreV1Api;
+  /** For spec.rollout; absent when the operator runs without its rollout RBAC. */
+  apps?: AppsV1Api;
   objects: CustomObjectsApi;
   admins: KafkaAdmins;
   policy: (key: string) => RawPolicy | undefined;
@@ -134,8 +140,32 @@ export class PolicyReconciler {
       previous: raw.status,
       now,
     });
-    await this.writeStatus(raw, status, [...keyStep.events, ...events]);
+    const rolloutEvents = await this.rollout(policy, status.uncovered ?? [], pods, now);
+    await this.writeStatus(raw, status, [...keyStep.events, ...events, ...rolloutEvents]);
     return topic.ok !== true || key_.ok !== true || webhook.ok !== true;
+  }
+
+  private async rollout(
+    policy: Policy,
+    uncovered: UncoveredPod[],
+    pods: PodView[],
+    now: string,
+  ): Promise<PolicyEvent[]> {
+    const owners = ownersToRestart(policy, uncovered, pods);
+    if (owners.length === 0 || !this.deps.apps) return [];
+    const r = await restartOwners(this.deps.apps, policy, owners, now);
+    return [
+      ...r.restarted.map((t) => ({
+        type: "Normal" as const,
+        reason: "RolloutRestarted",
+        message: `restarted ${t.kind} ${t.name} so its pods are injected with generation ${policy.generation}`,
+      })),
+      ...r.failed.map((f) => ({
+        type: "Warning" as const,
+        reason: "RolloutFailed",
+        message: `could not restart ${f.target}: ${f.message}`,
+      })),
+    ];
   }
 
   private fresh<T>(memo: WriteMemo<T> | undefined, fingerprint: string): memo is WriteMemo<T> {

@@ -135,8 +135,13 @@ export interface Deployment {
  * MutatingWebhookConfiguration) under names unique to this run, as the admin; start() then runs
  * an operator replica in this process that talks to the API server only as that ServiceAccount.
  */
-export async function deployOperator(kc: KubeConfig, run: string): Promise<Deployment> {
+export async function deployOperator(
+  kc: KubeConfig,
+  run: string,
+  opts: { rollout?: boolean } = {},
+): Promise<Deployment> {
   const names: RbacOptions = {
+    ...(opts.rollout && { rollout: true }),
     name: `auditready-operator-${run}`,
     namespace: `auditready-${run}`,
     serviceAccount: "auditready-operator",
@@ -204,8 +209,11 @@ export async function deployOperator(kc: KubeConfig, run: string): Promise<Deplo
     async cleanup() {
       await Promise.allSettled(running.map((op) => op.stop()));
       await admission.deleteMutatingWebhookConfiguration({ name: names.webhookConfiguration });
-      await rbac.deleteClusterRoleBinding({ name: names.name });
-      await rbac.deleteClusterRole({ name: names.name });
+      for (const m of rbacManifests(names)) {
+        const name = (m.metadata as { name: string }).name;
+        if (m.kind === "ClusterRoleBinding") await rbac.deleteClusterRoleBinding({ name });
+        if (m.kind === "ClusterRole") await rbac.deleteClusterRole({ name });
+      }
     },
   };
 }

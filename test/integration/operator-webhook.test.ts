@@ -295,6 +295,28 @@ describe("the injection webhook on the real API server", () => {
     expect(pod.spec?.initContainers).toBeUndefined();
   });
 
+  it("leaves alone a policy outside its label selector (another installation's)", async () => {
+    await objects.createNamespacedCustomObject({
+      ...policyRef(namespace),
+      body: policyBody("unlabelled", spec("unl", "Enforce", { containers: ["api"] })),
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const p = (await objects.getNamespacedCustomObject({
+      ...policyRef(namespace),
+      name: "unlabelled",
+    })) as { status?: unknown };
+    expect(p.status).toBeUndefined();
+    // Enforce would refuse this pod (no container "api") if this operator had taken the policy.
+    await core.createNamespacedPod({
+      namespace,
+      body: podBody(
+        "unl-1",
+        { app: "unl" },
+        { spec: { containers: [{ name: "web", image: "x" }] } },
+      ),
+    });
+  });
+
   it("never selects the operator's own namespace, even for an Enforce policy there", async () => {
     const ns = deployment.namespace;
     await objects.createNamespacedCustomObject({

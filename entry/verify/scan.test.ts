@@ -598,6 +598,27 @@ describe("scanRecord on records", () => {
     );
   });
 
+  it("reads views at any offset into a larger buffer, and plain Uint8Arrays, alike", () => {
+    const b = new StreamBuilder({
+      event: (i) => sampleEvent(i, `/var/log/${"x".repeat(5000)}.log`),
+    });
+    b.logs(2);
+    const value = (b.messages.find((m) => m.type === "log") as { value: Buffer }).value;
+    const want = { kind: "log", log: fieldsOf(value) };
+    for (let offset = 0; offset < 9; offset++) {
+      // Garbage around the view: a scan that strays past either end would notice.
+      const big = Buffer.alloc(value.length + 20, 0x22);
+      value.copy(big, offset);
+      expect(scanRecord(big.subarray(offset, offset + value.length), DEFAULT_LIMITS)).toEqual(want);
+      const plain = new Uint8Array(big.buffer, big.byteOffset + offset, value.length);
+      expect(scanRecord(plain, DEFAULT_LIMITS)).toEqual(want);
+      expect(scanRecord(plain.slice(), DEFAULT_LIMITS)).toEqual(want);
+    }
+    const digits = new Uint8Array(bytesOf(`[1${"0".repeat(200_000)}]`));
+    expect(scanned(digits)).toBe("canonical");
+    agree(digits);
+  });
+
   it("reports the catalog's hostile inputs with the messages the verifier shows", () => {
     expect(
       scanRecord(bytesOf(`{"v":1,"raw":"${"x".repeat(2_000_000)}"}`), DEFAULT_LIMITS),

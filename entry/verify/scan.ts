@@ -293,6 +293,9 @@ class Scanner {
       if (s.t === HEX64_OR_NULL) {
         if (s.cap >= 0) this.capStart[s.cap] = -1;
       } else if (s.t !== ANY) this.schema = false;
+    } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      this.ws();
+      this.value(depth, s);
     } else this.unexpected();
   }
 
@@ -364,13 +367,16 @@ class Scanner {
         if (b[this.i] !== 0x3a) this.unexpected();
         this.i++;
       }
-      this.ws();
+      // Whitespace (never canonical) is looked for only where the expected byte is not.
       this.value(depth, vs);
-      this.ws();
-      const c = b[this.i];
+      let c = b[this.i];
+      if (c !== 0x2c && c !== 0x7d) {
+        this.ws();
+        c = b[this.i];
+      }
       if (c === 0x2c) {
         this.i++;
-        this.ws();
+        if (b[this.i] !== 0x22) this.ws();
       } else if (c === 0x7d) {
         this.i++;
         break;
@@ -398,11 +404,13 @@ class Scanner {
     }
     for (;;) {
       this.value(depth, item);
-      this.ws();
-      const c = b[this.i];
+      let c = b[this.i];
+      if (c !== 0x2c && c !== 0x5d) {
+        this.ws();
+        c = b[this.i];
+      }
       if (c === 0x2c) {
         this.i++;
-        this.ws();
       } else if (c === 0x5d) {
         this.i++;
         return;
@@ -453,19 +461,15 @@ class Scanner {
     let i = this.i + 1;
     let plain = true;
     for (;;) {
-      // The hot loop: most bytes of a record are plain ASCII inside strings. Four at a time
-      // (SWAR): a word is skipped unless one of its bytes is < 0x20, '"', '\\' or >= 0x80.
+      // The hot loop: most bytes of a record are plain ASCII inside strings. Eight at a time
+      // (SWAR): two words are skipped unless a byte is < 0x20, '"', '\\' or >= 0x80; the byte
+      // loop then finds which.
       const dv = this.dv;
-      while (i + 4 <= n) {
-        const w = dv.getUint32(i, true);
-        const q = w ^ 0x22222222;
-        const s = w ^ 0x5c5c5c5c;
-        if (
-          (((w - 0x20202020) & ~w) | w | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) &
-          0x80808080
-        )
-          break;
-        i += 4;
+      while (i + 8 <= n) {
+        const w = dv.getInt32(i, true);
+        const x = dv.getInt32(i + 4, true);
+        if ((special(w) | special(x)) !== 0) break;
+        i += 8;
       }
       while (i < n && STRING_CLASS[b[i] as number] === PLAIN) i++;
       if (i >= n) {
@@ -684,6 +688,22 @@ function equalsAscii(b: Uint8Array, start: number, end: number, s: string): bool
   return true;
 }
 
+/**
+ * Nonzero when one of the four bytes of w is < 0x20, '"' (0x22), '\\' (0x5c) or >= 0x80: the
+ * "has a byte less than n" and "has a zero byte" word tricks. Exact when it says zero.
+ */
+function special(w: number): number {
+  const q = w ^ 0x22222222;
+  const s = w ^ 0x5c5c5c5c;
+  return (
+    ((((w - 0x20202020) | 0) & ~w) |
+      w |
+      (((q - 0x01010101) | 0) & ~q) |
+      (((s - 0x01010101) | 0) & ~s)) &
+    0x80808080
+  );
+}
+
 /** Whether the key starting at `start` is exactly `name`, followed by its colon. */
 function isKey(b: Uint8Array, start: number, name: Uint8Array): boolean {
   const len = name.length;
@@ -720,10 +740,18 @@ function compareKeys(
   return k1 < k2 ? -1 : k1 === k2 ? 0 : 1;
 }
 
+type LatinSlicer = Buffer & { latin1Slice(start: number, end: number): string };
+const HAS_LATIN1_SLICE = typeof (Buffer.prototype as LatinSlicer).latin1Slice === "function";
+
 /** ASCII bytes as a flat string (a Buffer's native latin1 decoding when it is one). */
 function latin1(b: Uint8Array, start: number, end: number): string {
+  // latin1Slice is what Buffer's toString("latin1") calls, without its argument handling.
+  if (HAS_LATIN1_SLICE && b instanceof Buffer) return (b as LatinSlicer).latin1Slice(start, end);
   if (b instanceof Buffer) return b.toString("latin1", start, end);
-  return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+  // One argument per byte: only for short runs, or the call stack overflows.
+  if (end - start <= 1024)
+    return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+  return utf8.decode(b.subarray(start, end));
 }
 
 /** The value of a scanned string's content [start, end). */

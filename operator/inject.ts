@@ -3,6 +3,7 @@
 // native sidecar's restartPolicy added by another webhook, survive. Idempotent: a pod already
 // carrying the injection annotation gets an empty patch, so reinvocationPolicy IfNeeded and
 // repeated calls are safe. Nothing here reads the API: the webhook calls it on its hot path.
+import { createHash } from "node:crypto";
 import type {
   V1Container,
   V1EnvVar,
@@ -22,6 +23,7 @@ import {
   KAFKA_TLS_DIR,
   KEY_FILE,
   keySecretName,
+  SHAPE_ANNOTATION,
   SIDECAR_CONTAINER,
   SIDECAR_PORT,
 } from "./names.ts";
@@ -85,19 +87,16 @@ export function injectionPatch(pod: V1Pod, policy: Policy, ctx: InjectionContext
   }
 
   const patch: JsonPatch[] = [];
-  const value = injectedValue(policy.name, policy.generation);
+  const records = {
+    [INJECTED_ANNOTATION]: injectedValue(policy.name, policy.generation),
+    [SHAPE_ANNOTATION]: podShape(policy),
+  };
   if (annotations === undefined) {
-    patch.push({
-      op: "add",
-      path: "/metadata/annotations",
-      value: { [INJECTED_ANNOTATION]: value },
-    });
+    patch.push({ op: "add", path: "/metadata/annotations", value: records });
   } else {
-    patch.push({
-      op: "add",
-      path: `/metadata/annotations/${pointerToken(INJECTED_ANNOTATION)}`,
-      value,
-    });
+    for (const [key, value] of Object.entries(records)) {
+      patch.push({ op: "add", path: `/metadata/annotations/${pointerToken(key)}`, value });
+    }
   }
   appendAll(patch, "/spec/volumes", spec?.volumes, volumes(policy, dirs));
   containers.forEach((c, i) => {
@@ -112,6 +111,22 @@ export function injectionPatch(pod: V1Pod, policy: Policy, ctx: InjectionContext
     appendAll(patch, "/spec/containers", containers, [sidecar]);
   }
   return { ok: true, patch };
+}
+
+/**
+ * The spec fields the patch is made of (volumes, mounts, the sidecar container). Other fields
+ * reach the sidecar through its ConfigMap and Secret, which it reloads without a restart.
+ */
+export function podShape(policy: Policy): string {
+  const { spec } = policy;
+  const shape = {
+    dirs: logDirs(spec).map((d) => d.dir),
+    containers: spec.containers ?? null,
+    sidecar: spec.sidecar,
+    tls: spec.sink.kafka.tlsSecret ?? null,
+    sasl: spec.sink.kafka.saslSecret ?? null,
+  };
+  return createHash("sha256").update(JSON.stringify(shape)).digest("hex").slice(0, 16);
 }
 
 function fail(kind: InjectionError["kind"], message: string): InjectionResult {

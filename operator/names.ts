@@ -4,6 +4,12 @@ export const SIDECAR_CONTAINER = "auditready-sidecar";
 
 /** Set on a pod by injection: "<policy>@<generation>" of the policy it was injected with. */
 export const INJECTED_ANNOTATION = "auditready.dev/injected";
+/**
+ * Set with INJECTED_ANNOTATION: a hash of the spec fields that shape the pod (podShape). A pod
+ * injected by an older generation whose shape is unchanged (a key rotation, a redaction rule:
+ * the sidecar reloads those) is still covered; only a different shape makes it outdated.
+ */
+export const SHAPE_ANNOTATION = "auditready.dev/injected-shape";
 /** A pod with this annotation set to "false" opts out (refused when an Enforce policy selects it). */
 export const INJECT_ANNOTATION = "auditready.dev/inject";
 /** Labels on objects the operator creates for a policy. */

@@ -1,14 +1,20 @@
 // What the operator keeps of a Pod: the few fields coverage and injection read. Controllers that
 // cache whole Pods run out of memory at a few thousand; this is a few hundred bytes per pod.
-import { INJECT_ANNOTATION, INJECTED_ANNOTATION, SIDECAR_CONTAINER } from "./names.ts";
+import {
+  INJECT_ANNOTATION,
+  INJECTED_ANNOTATION,
+  SHAPE_ANNOTATION,
+  SIDECAR_CONTAINER,
+} from "./names.ts";
 
 export interface PodView {
   namespace: string;
   name: string;
   uid: string;
   labels: Record<string, string>;
-  /** The injection record (policy@generation), if any. */
+  /** The injection record (policy@generation), if any, and the pod shape it was made with. */
   injected?: string;
+  injectedShape?: string;
   optedOut: boolean;
   createdAt: string;
   containers: string[];
@@ -70,6 +76,8 @@ export function toPodView(raw: unknown): PodView | undefined {
   };
   const injected = m.annotations?.[INJECTED_ANNOTATION];
   if (injected !== undefined) view.injected = injected;
+  const shape = m.annotations?.[SHAPE_ANNOTATION];
+  if (shape !== undefined) view.injectedShape = shape;
   if (hasSidecar) view.sidecarReady = status?.ready === true;
   if (owner?.kind && owner.name) view.owner = { kind: owner.kind, name: owner.name };
   return view;

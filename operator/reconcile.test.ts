@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AuditPolicySpec, type Policy } from "./api/policy.ts";
+import { podShape } from "./inject.ts";
 import type { PodView } from "./podview.ts";
 import { coverage, type Observed, reconcileStatus, sameStatus } from "./reconcile.ts";
 
@@ -75,6 +76,12 @@ describe("coverage", () => {
       ["opted-out", "OptedOut"],
       ["outdated", "OutdatedGeneration"],
     ]);
+  });
+
+  it("counts a pod injected by an older generation with the same pod shape as covered", () => {
+    const p = policy("pay", 5);
+    const c = coverage(p, [pod("rotated", { injected: "pay@2", injectedShape: podShape(p) })], [p]);
+    expect([c.injected, c.ready, c.uncovered]).toEqual([1, 1, []]);
   });
 
   it("reports a pod injected by another policy that also selects it as ConflictingPolicy", () => {

@@ -9,6 +9,7 @@ import type {
   SigningKeyStatus,
   UncoveredPod,
 } from "./api/policy.ts";
+import { podShape } from "./inject.ts";
 import { parseInjected, publicKeysConfigMapName } from "./names.ts";
 import type { PodView } from "./podview.ts";
 import { selectingPolicies, selectorMatches } from "./select.ts";
@@ -54,6 +55,7 @@ export function coverage(
 ): Coverage {
   const result: Coverage = { matched: 0, injected: 0, ready: 0, uncovered: [] };
   const policyCreated = Date.parse(policy.creationTimestamp);
+  const shape = podShape(policy);
   const sorted = [...pods].sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const pod of sorted) {
     if (pod.terminating || pod.namespace !== policy.namespace) continue;
@@ -88,7 +90,7 @@ export function coverage(
       uncovered("ConflictingPolicy", `injected by AuditPolicy ${record.policy}`);
       continue;
     }
-    if (record.generation < policy.generation) {
+    if (record.generation < policy.generation && pod.injectedShape !== shape) {
       uncovered(
         "OutdatedGeneration",
         `injected with generation ${record.generation}, the policy is at ${policy.generation}; restart it to update`,

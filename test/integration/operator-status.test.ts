@@ -263,18 +263,20 @@ describe("AuditPolicy status, keys and topic from the controller", () => {
     expect(condition(s, "Ready")).toMatchObject({ status: "False", reason: "TopicNotReady" });
   });
 
-  it("lists pods injected with an older generation as OutdatedGeneration, and injects new pods with the new one", async () => {
-    await objects.patchNamespacedCustomObject(
-      {
-        ...policyRef(namespace),
-        name: "pay",
-        body: { spec: { signing: { heartbeatSeconds: 10 } } },
-      },
-      merge,
-    );
-    const s = await statusWhere(
+  it("keeps pods covered across a change the sidecar reloads, and lists them OutdatedGeneration after one that reshapes the pod", async () => {
+    const patchSpec = (spec: Record<string, unknown>) =>
+      objects.patchNamespacedCustomObject(
+        { ...policyRef(namespace), name: "pay", body: { spec } },
+        merge,
+      );
+    await patchSpec({ signing: { heartbeatSeconds: 10 } });
+    let s = await statusWhere("pay", (s) => s.observedGeneration === 2);
+    expect(s.coverage).toBe("3/3");
+
+    await patchSpec({ sidecar: { resources: { limits: { memory: "512Mi" } } } });
+    s = await statusWhere(
       "pay",
-      (s) => s.observedGeneration === 2 && (s.uncovered?.length ?? 0) === 3,
+      (s) => s.observedGeneration === 3 && (s.uncovered?.length ?? 0) === 3,
     );
     expect(s.uncovered?.map((u) => u.reason)).toEqual([
       "OutdatedGeneration",
@@ -286,9 +288,9 @@ describe("AuditPolicy status, keys and topic from the controller", () => {
         .deleteNamespacedPod({ namespace, name: "c", gracePeriodSeconds: 0 })
         .catch(() => undefined);
       const pod = await core.createNamespacedPod({ namespace, body: podBody("c", { app: "pay" }) });
-      return pod.metadata?.annotations?.["auditready.dev/injected"] === "pay@2" ? pod : undefined;
+      return pod.metadata?.annotations?.["auditready.dev/injected"] === "pay@3" ? pod : undefined;
     });
-    expect(c.metadata?.name).toBe("c");
+    expect(c.spec?.initContainers?.[0]?.resources?.limits?.memory).toBe("512Mi");
   });
 
   it("rotates the key on request and keeps the retired public key", async () => {

@@ -7,7 +7,7 @@
 // the whole schema and the fields kept. Only the rare other messages are then parsed and
 // checked with the zod schemas.
 import type { Json, ParseLimits } from "../canonical.ts";
-import { leafHash } from "../merkle.ts";
+import { hashPrefixedLeaf, leafHash } from "../merkle.ts";
 import { CheckpointMessage, type KeyCert, LeafRecord, type LeafType } from "../record.ts";
 import { type Finding, finding } from "./findings.ts";
 import { type LogFields, scanRecord } from "./scan.ts";
@@ -57,6 +57,7 @@ export class Ingest {
   readonly streams = new Map<string, StreamFacts>();
   readonly findings: Finding[] = [];
   private arrival = 0;
+  private scratch = Buffer.allocUnsafeSlow(4096);
   private readonly limits: ParseLimits;
 
   constructor(limits: ParseLimits) {
@@ -105,6 +106,19 @@ export class Ingest {
     return false;
   }
 
+  /**
+   * leafHash without its fresh copy per record: the 0x00 prefix and the bytes go into one
+   * reused buffer (most messages are log records, and the copies were garbage at once).
+   */
+  private leafHash(bytes: Uint8Array): Buffer {
+    const n = bytes.length + 1;
+    if (this.scratch.length < n)
+      this.scratch = Buffer.allocUnsafeSlow(Math.max(n, 2 * this.scratch.length));
+    this.scratch[0] = 0;
+    this.scratch.set(bytes, 1);
+    return hashPrefixedLeaf(this.scratch.subarray(0, n));
+  }
+
   /** A log record the scanner checked against the whole LogRecord schema. */
   private addLog(msg: InputMessage, r: LogFields, arrival: number): void {
     if (!this.originMatches(msg, r.origin)) return;
@@ -112,7 +126,7 @@ export class Ingest {
       seq: r.seq,
       epoch: r.epoch,
       type: "log",
-      hash: leafHash(msg.value),
+      hash: this.leafHash(msg.value),
       prev: r.prev,
       arrival,
       position: msg.position,

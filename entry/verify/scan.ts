@@ -177,7 +177,15 @@ class Scanner {
   readonly capNum = new Float64Array(CAPS);
   // Set by string(): whether the last string was ASCII without escapes.
   plain = true;
+  // A view of the whole ArrayBuffer, kept while messages come from the same one (Buffers
+  // share pooled ArrayBuffers): one DataView less per message. `base` is the message's offset.
   dv: DataView<ArrayBufferLike> = EMPTY_VIEW;
+  base = 0;
+  /** The last origin and file decoded: consecutive records of a stream repeat them. */
+  readonly recent: { bytes: Uint8Array; text: string }[] = [
+    { bytes: EMPTY, text: "" },
+    { bytes: EMPTY, text: "" },
+  ];
 
   scan(bytes: Uint8Array, limits: ParseLimits): ScanResult {
     if (bytes.length > limits.maxBytes) {
@@ -188,7 +196,8 @@ class Scanner {
     }
     this.b = bytes;
     this.n = bytes.length;
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (this.dv.buffer !== bytes.buffer) this.dv = new DataView(bytes.buffer);
+    this.base = bytes.byteOffset;
     this.i = 0;
     this.maxDepth = limits.maxDepth;
     this.noncanonical = null;
@@ -219,7 +228,6 @@ class Scanner {
       throw err;
     } finally {
       this.b = EMPTY;
-      this.dv = EMPTY_VIEW;
     }
     if (this.noncanonical !== null) {
       return {
@@ -235,15 +243,34 @@ class Scanner {
     const prevStart = this.capStart[CAP_PREV] as number;
     const timeStart = this.capStart[CAP_TIME] as number;
     return {
-      origin: this.capString(bytes, CAP_ORIGIN),
+      origin: this.repeated(bytes, CAP_ORIGIN, 0),
       epoch: this.capNum[CAP_EPOCH] as number,
       seq: this.capNum[CAP_SEQ] as number,
       prev: prevStart < 0 ? null : this.capString(bytes, CAP_PREV),
-      file: this.capString(bytes, CAP_FILE),
+      file: this.repeated(bytes, CAP_FILE, 1),
       offset: this.capNum[CAP_OFFSET] as number,
       lineHash: this.capString(bytes, CAP_LINE_HASH),
       time: timeStart < 0 ? undefined : this.capString(bytes, CAP_TIME),
     };
+  }
+
+  /** capString, reusing the string when the bytes are the ones decoded last time. */
+  private repeated(bytes: Uint8Array, slot: number, which: number): string {
+    const start = this.capStart[slot] as number;
+    const end = this.capEnd[slot] as number;
+    const last = this.recent[which] as { bytes: Uint8Array; text: string };
+    const had = last.bytes;
+    if (had.length === end - start && this.capPlain[slot] === 1) {
+      let k = 0;
+      while (k < had.length && had[k] === bytes[start + k]) k++;
+      if (k === had.length) return last.text;
+    }
+    const text = this.capString(bytes, slot);
+    if (this.capPlain[slot] === 1 && end - start <= 1024) {
+      last.bytes = bytes.slice(start, end);
+      last.text = text;
+    }
+    return text;
   }
 
   private capString(bytes: Uint8Array, slot: number): string {
@@ -465,9 +492,10 @@ class Scanner {
       // (SWAR): two words are skipped unless a byte is < 0x20, '"', '\\' or >= 0x80; the byte
       // loop then finds which.
       const dv = this.dv;
+      const base = this.base;
       while (i + 8 <= n) {
-        const w = dv.getInt32(i, true);
-        const x = dv.getInt32(i + 4, true);
+        const w = dv.getInt32(base + i, true);
+        const x = dv.getInt32(base + i + 4, true);
         if ((special(w) | special(x)) !== 0) break;
         i += 8;
       }

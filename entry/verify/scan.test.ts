@@ -530,6 +530,14 @@ describe("scanRecord on records", () => {
     "0".repeat(63),
     "A".repeat(64),
     "g".repeat(64),
+    "f".repeat(64),
+    "9".repeat(64),
+    `${"0".repeat(63)}/`,
+    `${"0".repeat(63)}:`,
+    `\`${"0".repeat(63)}`,
+    `${"a".repeat(32)}@${"a".repeat(31)}`,
+    `${"0".repeat(62)}é`,
+    `${"0".repeat(63)}\u0000`,
     "2026-11-23T10:00:00Z",
     "2026-11-23T10:00:00.123456789Z",
     "2026-11-23T10:00:00.1234567890Z",
@@ -596,6 +604,29 @@ describe("scanRecord on records", () => {
       ),
       { numRuns: 3000 },
     );
+    // And every odd value at each field with a pattern, deterministically.
+    const patterned = [
+      ["prev"],
+      ["type"],
+      ["v"],
+      ["seq"],
+      ["event", "source", "lineHash"],
+      ["event", "when", "time"],
+      ["event", "result", "outcome"],
+      ["event", "rawTruncated"],
+    ];
+    for (const path of patterned) {
+      for (const value of odd) {
+        const v = structuredClone(base);
+        let parent = v;
+        for (const p of path.slice(0, -1)) parent = parent[p] as Obj;
+        parent[path[path.length - 1] as string] = value;
+        const r = scanRecord(bytesOf(canonicalize(v)), DEFAULT_LIMITS);
+        expect(r.kind === "log", `${path.join(".")} = ${JSON.stringify(value)}`).toBe(
+          LogRecord.safeParse(v).success,
+        );
+      }
+    }
   });
 
   it("reads views at any offset into a larger buffer, and plain Uint8Arrays, alike", () => {

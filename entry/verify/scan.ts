@@ -74,6 +74,21 @@ interface Field {
   name: Uint8Array;
   spec: Spec;
   required: boolean;
+  /** `name":` as little-endian words, the last one masked: a key compares 4 bytes at a time. */
+  words: Int32Array;
+  masks: Int32Array;
+}
+
+function keyWords(name: Uint8Array): { words: Int32Array; masks: Int32Array } {
+  const bytes = [...name, 0x22, 0x3a];
+  const count = Math.ceil(bytes.length / 4);
+  const words = new Int32Array(count);
+  const masks = new Int32Array(count);
+  for (let k = 0; k < bytes.length; k++) {
+    words[k >> 2] = (words[k >> 2] as number) | ((bytes[k] as number) << (8 * (k & 3)));
+    masks[k >> 2] = (masks[k >> 2] as number) | (0xff << (8 * (k & 3)));
+  }
+  return { words, masks };
 }
 interface Spec {
   t: number;
@@ -102,7 +117,7 @@ function object(shape: Record<string, Spec>): Spec {
       return { name: new TextEncoder().encode(name), spec: s, required: name === k, key: name };
     })
     .sort((a, b) => (a.key < b.key ? -1 : 1))
-    .map(({ name, spec, required }) => ({ name, spec, required }));
+    .map(({ name, spec, required }) => ({ name, spec, required, ...keyWords(name) }));
   return { t: OBJECT, cap: -1, item: null, fields };
 }
 
@@ -361,7 +376,7 @@ class Scanner {
         // absent optional ones. Fields are sorted, so the key order needs no check of its own.
         for (let k = f; k < fields.length; k++) {
           const field = fields[k] as Field;
-          if (isKey(b, start, field.name)) {
+          if (this.isKey(start, field)) {
             vs = field.spec;
             f = k + 1;
             end = start + field.name.length;
@@ -412,6 +427,27 @@ class Scanner {
     if (fields !== null) this.missing(fields, f);
   }
 
+  /** Whether the key starting at `start` is exactly the field's name, followed by `":`. */
+  private isKey(start: number, field: Field): boolean {
+    const words = field.words;
+    const masks = field.masks;
+    const count = words.length;
+    if (start + 4 * count > this.n) {
+      // Too near the end to read whole words: byte by byte.
+      const b = this.b;
+      const name = field.name;
+      const len = name.length;
+      for (let k = 0; k < len; k++) if (b[start + k] !== name[k]) return false;
+      return b[start + len] === 0x22 && b[start + len + 1] === 0x3a;
+    }
+    const dv = this.dv;
+    const at = this.base + start;
+    for (let k = 0; k < count; k++) {
+      if ((dv.getInt32(at + 4 * k, true) & (masks[k] as number)) !== words[k]) return false;
+    }
+    return true;
+  }
+
   private missing(fields: Field[], from: number): void {
     for (let k = from; k < fields.length; k++)
       if ((fields[k] as Field).required) this.schema = false;
@@ -458,7 +494,7 @@ class Scanner {
       // Every other string spec is ASCII-only: an escape or non-ASCII byte cannot match.
       this.schema = false;
     } else if (t === HEX64 || t === HEX64_OR_NULL) {
-      if (!isHex64(this.b, start, end)) this.schema = false;
+      if (end - start !== 64 || !isHex64Words(this.dv, this.base + start)) this.schema = false;
     } else if (t === EVENT_TIME) {
       if (!isEventTime(this.b, start, end)) this.schema = false;
     } else if (t === LOG) {
@@ -682,14 +718,19 @@ function lowercaseHex(b: Uint8Array, i: number): boolean {
   return true;
 }
 
-const NOT_LOWER_HEX = new Uint8Array(256).fill(1);
-for (const c of "0123456789abcdef") NOT_LOWER_HEX[c.charCodeAt(0)] = 0;
-
-function isHex64(b: Uint8Array, start: number, end: number): boolean {
-  if (end - start !== 64) return false;
-  let bad = 0;
-  for (let k = start; k < end; k++) bad |= NOT_LOWER_HEX[b[k] as number] as number;
-  return bad === 0;
+/**
+ * Whether the 64 bytes at `at` are lowercase hex, four at a time: with no byte >= 0x80, adding (0x80 - lo) to every byte sets
+ * its high bit exactly when the byte is >= lo, with no carry into the next byte.
+ */
+function isHex64Words(dv: DataView<ArrayBufferLike>, at: number): boolean {
+  for (let k = 0; k < 64; k += 4) {
+    const w = dv.getInt32(at + k, true);
+    if ((w & 0x80808080) !== 0) return false;
+    const digit = ((w + 0x50505050) | 0) & ~((w + 0x46464646) | 0); // 0x30..0x39
+    const letter = ((w + 0x1f1f1f1f) | 0) & ~((w + 0x19191919) | 0); // 0x61..0x66
+    if (((digit | letter) & 0x80808080) !== (0x80808080 | 0)) return false;
+  }
+  return true;
 }
 
 const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
@@ -733,11 +774,6 @@ function special(w: number): number {
 }
 
 /** Whether the key starting at `start` is exactly `name`, followed by its colon. */
-function isKey(b: Uint8Array, start: number, name: Uint8Array): boolean {
-  const len = name.length;
-  for (let k = 0; k < len; k++) if (b[start + k] !== name[k]) return false;
-  return b[start + len] === 0x22 && b[start + len + 1] === 0x3a;
-}
 
 /**
  * Orders two keys by their UTF-16 code units, as JCS sorts them. Plain ASCII keys compare as

@@ -10,7 +10,9 @@ import {
   type ParseLimits,
   parseCanonical,
 } from "../canonical.ts";
-import { LeafRecord, LogRecord } from "../record.ts";
+import { leafHash } from "../merkle.ts";
+import { CheckpointMessage, LeafRecord, LogRecord } from "../record.ts";
+import { Ingest } from "./ingest.ts";
 import { scanRecord } from "./scan.ts";
 import { StreamBuilder, sampleEvent } from "./testing.ts";
 
@@ -665,5 +667,95 @@ describe("scanRecord on records", () => {
       kind: "canonical",
       message: expect.stringMatching(/shortest form \(1\.0\) at byte 5/),
     });
+  });
+});
+
+describe("Ingest files each message as parseCanonical + zod did", () => {
+  /** The first pass as it was before the scanner: what it reported, or the fact it kept. */
+  function before(key: string, value: Buffer): unknown {
+    let v: Obj;
+    try {
+      v = parseCanonical(value) as Obj;
+    } catch (err) {
+      return (err as CanonicalError).kind === "not-canonical" ? "NON_CANONICAL" : "BAD_FORMAT";
+    }
+    const isObject = typeof v === "object" && v !== null && !Array.isArray(v);
+    if (isObject && v.type === "checkpoint") {
+      const c = CheckpointMessage.safeParse(v);
+      if (!c.success) return "BAD_FORMAT";
+      if (c.data.origin !== key) return "WRONG_ORIGIN";
+      return { checkpoint: c.data.epoch, note: c.data.note, range: c.data.range };
+    }
+    const r = LeafRecord.safeParse(v);
+    if (!r.success) return "BAD_FORMAT";
+    if (r.data.origin !== key) return "WRONG_ORIGIN";
+    const leaf = r.data;
+    return {
+      seq: leaf.seq,
+      epoch: leaf.epoch,
+      type: leaf.type,
+      hash: leafHash(value).toString("hex"),
+      prev: leaf.prev,
+      ...(leaf.type === "log"
+        ? {
+            source: `${leaf.event.source.file}\u0000${leaf.event.source.offset}\u0000${leaf.event.source.lineHash}`,
+            ...(leaf.event.when.time ? { eventTime: leaf.event.when.time } : {}),
+          }
+        : {}),
+    };
+  }
+
+  function now(key: string, value: Buffer): unknown {
+    const ingest = new Ingest(DEFAULT_LIMITS);
+    ingest.add({ key, value, position: "#0" });
+    if (ingest.findings.length > 0) return ingest.findings.map((f) => f.code).join(",");
+    const s = [...ingest.streams.values()][0];
+    const c = s?.checkpoints[0];
+    if (c) return { checkpoint: c.epoch, note: c.note, range: c.range };
+    const l = s?.leaves[0];
+    if (!l) return "nothing";
+    return {
+      seq: l.seq,
+      epoch: l.epoch,
+      type: l.type,
+      hash: l.hash.toString("hex"),
+      prev: l.prev,
+      ...(l.source === undefined ? {} : { source: l.source }),
+      ...(l.eventTime === undefined ? {} : { eventTime: l.eventTime }),
+    };
+  }
+
+  const b = new StreamBuilder({ seal: { entries: 4 } }).logs(6);
+  b.push(b.sealer.rotateKey());
+  b.push(
+    b.sealer.appendGap({
+      reason: "truncated",
+      file: "/var/log/app/access.log",
+      lostFrom: 1,
+      lostTo: 2,
+    }),
+  );
+  b.logs(3).push(b.sealer.end("SIGTERM"));
+
+  it("for every message of a stream, untouched, damaged or under another key", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(b.messages.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 2 }),
+        fc.option(fc.nat()),
+        fc.boolean(),
+        (i, changes, cut, otherKey) => {
+          const m = b.messages[i] as { value: Buffer };
+          let value = Buffer.from(m.value);
+          for (const [at, x] of changes)
+            value[at % value.length] = (value[at % value.length] as number) ^ x;
+          if (cut !== null) value = value.subarray(0, cut % (value.length + 1));
+          if (value.subarray(0, 3).equals(BOM)) return;
+          const key = otherKey ? "test/other/stream" : b.origin;
+          expect(now(key, value)).toEqual(before(key, value));
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

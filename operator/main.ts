@@ -39,13 +39,18 @@ const operator = await startOperator({
         },
     configurationName: s.AUDITREADY_WEBHOOK_CONFIGURATION,
     certSecretName: s.AUDITREADY_CERT_SECRET,
-    dnsNames: s.AUDITREADY_WEBHOOK_URL
-      ? []
-      : [
-          `${service}.${s.AUDITREADY_NAMESPACE}.svc`,
-          `${service}.${s.AUDITREADY_NAMESPACE}.svc.cluster.local`,
-        ],
-    ipAddresses: s.AUDITREADY_WEBHOOK_URL ? [new URL(s.AUDITREADY_WEBHOOK_URL).hostname] : [],
+    // The serving certificate names what the API server dials: the URL's host (an IP or a
+    // DNS name) or the Service's DNS names.
+    dnsNames:
+      urlHost !== undefined
+        ? isIP(urlHost)
+          ? []
+          : [urlHost]
+        : [
+            `${service}.${s.AUDITREADY_NAMESPACE}.svc`,
+            `${service}.${s.AUDITREADY_NAMESPACE}.svc.cluster.local`,
+          ],
+    ipAddresses: urlHost !== undefined && isIP(urlHost) ? [urlHost] : [],
   },
   leaseName: s.AUDITREADY_LEASE,
   ...(s.AUDITREADY_POLICY_SELECTOR && { policySelector: s.AUDITREADY_POLICY_SELECTOR }),

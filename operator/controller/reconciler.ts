@@ -3,34 +3,14 @@
 // sidecar-config ConfigMaps, the Kafka topic and the webhook registration match the spec, then
 // writes the status if it changed and emits Events for condition changes. Returns whether to
 // requeue with backoff (a step failed for a reason that may pass).
-import {
-  type AppsV1Api,
-  type CoreV1Api,
-  type CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import type { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { parsePolicy } from "../api/parse.ts";
-import {
-  type AuditPolicyStatus,
-  GROUP,
-  PLURAL,
-  type Policy,
-  type SigningKeyStatus,
-  type UncoveredPod,
-  VERSION,
-} from "../api/policy.ts";
+import type { AuditPolicyStatus, Policy, SigningKeyStatus, UncoveredPod } from "../api/policy.ts";
 import { renderSidecarConfig } from "../config.ts";
 import { configMapName, publicKeysConfigMapName } from "../names.ts";
 import type { PodView } from "../podview.ts";
-import {
-  invalidStatus,
-  type PolicyEvent,
-  reconcileStatus,
-  type StepState,
-  sameStatus,
-} from "../reconcile.ts";
+import { invalidStatus, type PolicyEvent, reconcileStatus, type StepState } from "../reconcile.ts";
 import { ownersToRestart } from "../rollout.ts";
 import { selectorMatches } from "../select.ts";
 import { ensureTopic } from "../topic.ts";
@@ -40,6 +20,7 @@ import type { KafkaAdmins } from "./kafka.ts";
 import { ensurePolicyKey } from "./keysecret.ts";
 import { upsertConfigMap } from "./objects.ts";
 import { restartOwners } from "./restarts.ts";
+import { writeStatus } from "./status.ts";
 
 export interface RawPolicy {
   metadata: { name: string; namespace: string; uid: string; generation: number };
@@ -75,8 +56,6 @@ interface WriteMemo<T> {
   at: number;
   value: T;
 }
-
-const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export class PolicyReconciler {
   private readonly deps: ReconcilerDeps;
@@ -225,7 +204,7 @@ export class PolicyReconciler {
     }
   }
 
-  /** The sidecar config ConfigMap; undefined when written (or nothing to write yet). */
+  /** The sidecar config ConfigMap: undefined when in place (or nothing to write yet), else why not. */
   private async config(
     key: string,
     policy: Policy,
@@ -238,24 +217,19 @@ export class PolicyReconciler {
           .flatMap((p) => p.containers),
       ),
     ];
-    if (containers.length === 0) {
-      return {
-        ok: true,
-        reason: "KeyAvailable",
-        message: "no pods yet; the sidecar config is written when the first one appears",
-      };
-    }
+    // Without spec.containers and without pods the container names are unknown: the config is
+    // written when the first pod appears (its sidecar waits for the ConfigMap to mount).
+    if (containers.length === 0) return undefined;
     const rendered = renderSidecarConfig(policy, containers);
     if (!rendered.ok) return { ok: false, reason: "ConfigError", message: rendered.error.message };
+    const fingerprint = `${policy.uid}/${rendered.yaml}`;
+    if (this.fresh(this.configMemo.get(key), fingerprint)) return undefined;
     try {
       await upsertConfigMap(this.deps.core, policy, configMapName(policy.name), {
         "config.yaml": rendered.yaml,
       });
-      return {
-        ok: true,
-        reason: "KeyAvailable",
-        message: "the policy key and sidecar config are in place",
-      };
+      this.configMemo.set(key, { fingerprint, at: Date.now(), value: true });
+      return undefined;
     } catch (err) {
       return { ok: false, reason: "ConfigError", message: String(err) };
     }
@@ -302,48 +276,7 @@ export class PolicyReconciler {
     return state;
   }
 
-  private async writeStatus(raw: RawPolicy, status: AuditPolicyStatus, events: PolicyEvent[]) {
-    const { name, namespace, uid } = raw.metadata;
-    if (!sameStatus(raw.status, status)) {
-      // Absent keys are written as null so a merge patch removes what is no longer true.
-      const body = { status: { signingKeys: null, publicKeysConfigMap: null, ...status } };
-      const updated = (await this.deps.objects.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body },
-        merge,
-      )) as RawPolicy;
-      // The informer will deliver this too; keeping it now avoids a stale compare meanwhile.
-      raw.status = updated.status ?? status;
-    }
-    for (const e of events) {
-      try {
-        await this.deps.core.createNamespacedEvent({
-          namespace,
-          body: {
-            metadata: { generateName: `${name}.`, namespace },
-            involvedObject: {
-              apiVersion: `${GROUP}/${VERSION}`,
-              kind: "AuditPolicy",
-              name,
-              namespace,
-              uid,
-            },
-            type: e.type,
-            reason: e.reason,
-            message: e.message,
-            source: { component: "auditready-operator" },
-            reportingComponent: "auditready.dev/operator",
-            reportingInstance: this.deps.identity,
-            firstTimestamp: new Date(),
-            lastTimestamp: new Date(),
-            count: 1,
-          },
-        });
-      } catch (err) {
-        this.deps.log.warn(
-          { err: String(err), policy: `${namespace}/${name}` },
-          "could not record event",
-        );
-      }
-    }
+  private writeStatus(raw: RawPolicy, status: AuditPolicyStatus, events: PolicyEvent[]) {
+    return writeStatus(this.deps, raw, status, events);
   }
 }

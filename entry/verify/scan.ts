@@ -1,12 +1,15 @@
 // Single-pass validating scanner for the verifier: over a message's raw bytes, with no JSON.parse
 // and no object tree, it checks strict JSON grammar, UTF-8 and RFC 8785 (JCS) form at once, and
 // for a `log` record also the whole LogRecord schema (entry/record.ts), capturing the fields the
-// verifier keeps. Pure: no I/O, no state kept between calls.
+// verifier keeps. Pure: no I/O; what it keeps between calls (one reused scanner, a view of the
+// last message's ArrayBuffer, the last origin and file strings) never changes a result.
 //
 // Guarantees (entry/verify/scan.test.ts checks them against parseCanonical and the zod schemas):
 // - `format`: what parseCanonical refuses as not-json / not UTF-8 / too-large / too-deep / a lone
 //   surrogate. Format problems win over canonical ones, as they do there: after the first
-//   canonical problem the scan goes on to the end, looking for a format one.
+//   canonical problem the scan goes on to the end, looking for a format one. For two rare,
+//   hostile spellings (a lone surrogate escape, a number beyond double range) parseCanonical's
+//   answer depends on the parsed value (duplicate keys, its exact writer), so it is asked.
 // - `canonical`: valid JSON, but not its own JCS bytes (whitespace, key order or duplicates,
 //   escapes JSON.stringify would not write, numbers not in their ECMAScript shortest form).
 // - `log`: canonical, and a LogRecord as zod would accept it; `log` holds its fields.

@@ -12,10 +12,10 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import { parsePolicy } from "./api/parse.ts";
-import { GROUP, PLURAL, type Policy, VERSION } from "./api/policy.ts";
+import { GROUP, PLURAL, VERSION } from "./api/policy.ts";
 import { Informer, type ListPage } from "./controller/informer.ts";
 import { KafkaAdmins } from "./controller/kafka.ts";
+import { PolicyIndex } from "./controller/policyindex.ts";
 import { WorkQueue } from "./controller/queue.ts";
 import { PolicyReconciler, type RawPolicy } from "./controller/reconciler.ts";
 import { LeaderElector } from "./leader.ts";
@@ -94,15 +94,8 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   let serving = (await ensureServingCert(core, certOpts, false)).cert;
 
   // Policies: every replica, for the webhook. Parsed once per change, kept by namespace.
-  const valid = new Map<string, Policy>();
-  const byNamespace = new Map<string, Policy[]>();
-  const reindex = (ns: string) =>
-    byNamespace.set(
-      ns,
-      [...valid.values()].filter((p) => p.namespace === ns),
-    );
+  const index = new PolicyIndex();
   let queue: WorkQueue | undefined;
-  let policiesVersion = 0;
   const policies = new Informer<RawPolicy>({
     name: "auditpolicies",
     kc: o.kc,
@@ -121,24 +114,12 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     transform: (raw) => raw as RawPolicy,
     key: (p) => key(p.metadata.namespace, p.metadata.name),
     onChange: (k, obj, old) => {
-      const ns = (obj ?? old)?.metadata.namespace ?? "";
       // Status-only updates (our own writes) change nothing the webhook or a reconcile reads.
-      if (
-        obj &&
-        old &&
-        obj.metadata.generation === old.metadata.generation &&
-        JSON.stringify(obj.spec) === JSON.stringify(old.spec)
-      ) {
-        return;
-      }
-      const parsed = obj ? parsePolicy(obj) : undefined;
-      if (parsed?.ok) valid.set(k, parsed.policy);
-      else valid.delete(k);
-      reindex(ns);
-      policiesVersion++;
+      if (!index.apply(k, obj, old)) return;
       queue?.add(k);
       // Another policy's change can change this one's conflicts and the webhook set.
-      for (const p of byNamespace.get(ns) ?? []) queue?.add(key(p.namespace, p.name));
+      const ns = (obj ?? old)?.metadata.namespace ?? "";
+      for (const p of index.inNamespace(ns)) queue?.add(key(p.namespace, p.name));
     },
     log: o.log,
     ...(o.silentWatchMs !== undefined && { silentMs: o.silentWatchMs }),
@@ -151,7 +132,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     port: o.webhook.port,
     certPem: serving.certPem,
     keyPem: serving.keyPem,
-    policiesIn: (ns) => byNamespace.get(ns) ?? [],
+    policiesIn: (ns) => index.inNamespace(ns),
     ctx: { cluster: o.cluster, excludedNamespaces: excluded },
     log: o.log,
     latency,
@@ -181,11 +162,11 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   // The desired entries change only with the policy set or the CA: computed once per change.
   let desired: { version: number; ca: string; webhooks: V1MutatingWebhook[] } | undefined;
   const registerWebhooks = () => {
-    if (desired?.version !== policiesVersion || desired.ca !== serving.caBundlePem) {
+    if (desired?.version !== index.version || desired.ca !== serving.caBundlePem) {
       desired = {
-        version: policiesVersion,
+        version: index.version,
         ca: serving.caBundlePem,
-        webhooks: desiredWebhooks([...valid.values()], {
+        webhooks: desiredWebhooks(index.all(), {
           endpoint: o.webhook.endpoint,
           caBundlePem: serving.caBundlePem,
           excludedNamespaces: [...excluded],
@@ -218,7 +199,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
         else m.delete(pod.name);
         // Only the policies that select the pod now or selected it before: with many policies
         // per namespace, waking all of them on every pod event is what makes status slow.
-        for (const p of byNamespace.get(pod.namespace) ?? []) {
+        for (const p of index.inNamespace(pod.namespace)) {
           if (
             (obj && selectorMatches(p.spec.selector, obj.labels)) ||
             (old && selectorMatches(p.spec.selector, old.labels))
@@ -238,7 +219,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       objects,
       admins,
       policy: (k) => policies.cache.get(k),
-      validPolicies: (ns) => byNamespace.get(ns) ?? [],
+      validPolicies: (ns) => index.inNamespace(ns),
       podsIn: (ns) => [...(podsByNs.get(ns)?.values() ?? [])],
       registerWebhooks,
       identity: o.identity,

@@ -35,7 +35,7 @@ export interface ReconcilerDeps {
   objects: CustomObjectsApi;
   admins: KafkaAdmins;
   policy: (key: string) => RawPolicy | undefined;
-  validPolicies: (namespace: string) => Policy[];
+  validPolicies: (namespace: string) => readonly Policy[];
   podsIn: (namespace: string) => PodView[];
   registerWebhooks: () => Promise<Registration>;
   identity: string;

@@ -204,7 +204,9 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
             (obj && selectorMatches(p.spec.selector, obj.labels)) ||
             (old && selectorMatches(p.spec.selector, old.labels))
           ) {
-            q.add(key(p.namespace, p.name));
+            // Coalesced: a burst of pod events (a rollout, 50 pods scaling up) becomes one
+            // reconcile and one status write per policy per POD_BATCH_MS, not one per pod.
+            q.addAfter(key(p.namespace, p.name), POD_BATCH_MS);
           }
         }
       },
@@ -291,6 +293,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
 }
 
 const WEBHOOK_KEY = "\u0000webhook";
+const POD_BATCH_MS = 100;
 
 function page(list: {
   items: unknown[];

@@ -185,8 +185,11 @@ function present(e: AuditEvent, f: AuditField): boolean {
 function compact<T extends Record<string, unknown>>(
   o: T,
 ): { [K in keyof T]: Exclude<T[K], undefined> } {
-  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return o as { [K in keyof T]: Exclude<T[K], undefined> };
+  // A fresh object with only the defined keys: \`delete\` would push V8 objects into slow
+  // dictionary mode, and these are read again on the hot path that writes the record.
+  const out: Record<string, unknown> = {};
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
+  return out as { [K in keyof T]: Exclude<T[K], undefined> };
 }
 
 /** Cuts at a byte limit without splitting a UTF-8 sequence. */

@@ -139,20 +139,24 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     metrics: registry,
   });
 
-  // Followers pick up a renewed serving pair from the Secret.
-  const certReload = setInterval(() => {
+  // The leader renews the serving pair when due (on taking the lease, then every minute);
+  // followers pick up a renewed pair from the Secret. Either way the server switches in place
+  // and the webhook configuration's caBundle is brought up to date.
+  const checkCert = () => {
     void ensureServingCert(core, certOpts, elector.isLeader)
       .then(({ cert }) => {
         if (cert.certPem !== serving.certPem) {
           serving = cert;
           server.setCertificate(cert.certPem, cert.keyPem);
           queue?.add(WEBHOOK_KEY);
+          o.log.info("webhook serving certificate replaced");
         }
       })
       .catch((err: unknown) =>
         o.log.warn({ err: String(err) }, "serving certificate check failed"),
       );
-  }, 60_000);
+  };
+  const certReload = setInterval(checkCert, 60_000);
   certReload.unref();
 
   const registrar = new WebhookRegistrar(
@@ -182,6 +186,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   const startLeading = () => {
     const q = new WorkQueue();
     queue = q;
+    checkCert();
     const podsByNs = new Map<string, Map<string, PodView>>();
     const informer = new Informer<PodView>({
       name: "pods",

@@ -40,6 +40,15 @@ export interface InjectionError {
 export interface InjectionContext {
   /** The cluster name the sidecar stamps on records (the operator's own config). */
   cluster: string;
+  /**
+   * Whether the API server supports native sidecars (Kubernetes >= 1.29). When it does not, the
+   * sidecar is added as a regular container whatever spec.sidecar.native says.
+   */
+  nativeSidecars?: boolean;
+}
+
+export function useNativeSidecar(policy: Policy, ctx: InjectionContext): boolean {
+  return policy.spec.sidecar.native && ctx.nativeSidecars !== false;
 }
 
 export type InjectionResult =
@@ -105,7 +114,7 @@ export function injectionPatch(pod: V1Pod, policy: Policy, ctx: InjectionContext
     appendAll(patch, `/spec/containers/${i}/volumeMounts`, c.volumeMounts, mounts);
   });
   const sidecar = sidecarContainer(policy, dirs, ctx);
-  if (policy.spec.sidecar.native) {
+  if (useNativeSidecar(policy, ctx)) {
     appendAll(patch, "/spec/initContainers", spec?.initContainers, [sidecar]);
   } else {
     appendAll(patch, "/spec/containers", containers, [sidecar]);
@@ -216,7 +225,7 @@ function sidecarContainer(
     name: SIDECAR_CONTAINER,
     image: sidecar.image,
     command: ["node", "sidecar/main.ts"],
-    ...(sidecar.native && { restartPolicy: "Always" }),
+    ...(useNativeSidecar(policy, ctx) && { restartPolicy: "Always" }),
     env: [
       { name: "AUDITREADY_CLUSTER", value: ctx.cluster },
       { name: "AUDITREADY_CONFIG", value: CONFIG_FILE },

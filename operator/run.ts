@@ -9,6 +9,7 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   type V1MutatingWebhook,
+  VersionApi,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
@@ -21,6 +22,7 @@ import { PolicyReconciler, type RawPolicy } from "./controller/reconciler.ts";
 import { LeaderElector } from "./leader.ts";
 import { type PodView, toPodView } from "./podview.ts";
 import { selectorMatches } from "./select.ts";
+import { supportsNativeSidecars } from "./serverversion.ts";
 import { ensureServingCert } from "./webhook/certs.ts";
 import { desiredWebhooks, type WebhookEndpoint } from "./webhook/configuration.ts";
 import { WebhookRegistrar } from "./webhook/register.ts";
@@ -92,6 +94,9 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     ipAddresses: o.webhook.ipAddresses,
   };
   let serving = (await ensureServingCert(core, certOpts, false)).cert;
+  const nativeSidecars = supportsNativeSidecars(await o.kc.makeApiClient(VersionApi).getCode());
+  if (!nativeSidecars)
+    o.log.warn("the API server predates native sidecars: injecting regular containers");
 
   // Policies: every replica, for the webhook. Parsed once per change, kept by namespace.
   const index = new PolicyIndex();
@@ -133,7 +138,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     certPem: serving.certPem,
     keyPem: serving.keyPem,
     policiesIn: (ns) => index.inNamespace(ns),
-    ctx: { cluster: o.cluster, excludedNamespaces: excluded },
+    ctx: { cluster: o.cluster, excludedNamespaces: excluded, nativeSidecars },
     log: o.log,
     latency,
     metrics: registry,

@@ -64,7 +64,26 @@ export function referenceMarkdown(): string {
     const n = root?.properties?.[top];
     if (n) rows(n, top, top === "spec", out);
   }
-  return `${REFERENCE_BEGIN}\n${out.join("\n")}\n${REFERENCE_END}`;
+  return `${REFERENCE_BEGIN}\n${aligned(out).join("\n")}\n${REFERENCE_END}`;
+}
+
+/** Pads the cells as the repository's formatter (Biome) lays out Markdown tables. */
+function aligned(lines: string[]): string[] {
+  const cells = lines.map((l) =>
+    l
+      .slice(2, -2)
+      .split(/(?<!\\) \| /)
+      .map((c) => c.trim()),
+  );
+  const widths = (cells[0] ?? []).map((_, i) =>
+    Math.max(3, ...cells.map((r) => (r[i] ?? "").length)),
+  );
+  return cells.map(
+    (row, r) =>
+      `| ${row
+        .map((c, i) => (r === 1 ? "-".repeat(widths[i] ?? 3) : c.padEnd(widths[i] ?? 0)))
+        .join(" | ")} |`,
+  );
 }
 
 /** The README with its reference section replaced by the current one. */

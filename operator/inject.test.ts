@@ -1,6 +1,7 @@
 // Golden tests for the pod mutation: each case's patch is compared with
 // test/fixtures/operator/inject/<case>.json (UPDATE_GOLDEN=1 rewrites them after a deliberate
-// change; review the diff, then `npm run format`). The patched pod is then checked for the properties that matter.
+// change; review the diff, then `npm run format`). The patched pod is then checked for the
+// properties that matter.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";

@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
         if (
           isDeepStrictEqual({ ...next, normalize: config.normalize, policy: config.policy }, config)
         ) {
-          pipeline.setNormalize(next.normalize);
+          pipeline.applyInPlace(next);
         } else {
           await pipeline.stop("reload", graceMs);
           pipeline = await Pipeline.start(next, identity, events);

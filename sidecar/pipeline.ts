@@ -7,7 +7,6 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { signingKeyFromPem } from "../entry/keys.ts";
 import { createNormalizer } from "../entry/normalize/normalizer.ts";
-import type { NormalizeOptions } from "../entry/normalize/options.ts";
 import type { Emitted, StreamState } from "../entry/seal.ts";
 import { StreamSealer } from "../entry/seal.ts";
 import { sleep } from "./backoff.ts";
@@ -31,7 +30,7 @@ import { matcher } from "./tail/glob.ts";
 import { Tailer } from "./tail/tailer.ts";
 
 export class Pipeline {
-  private readonly config: SidecarConfig;
+  private config: SidecarConfig;
   private readonly identity: PodIdentity;
   private readonly events: Events;
   private readonly store: StateStore;
@@ -176,10 +175,15 @@ export class Pipeline {
     });
   }
 
-  /** Applies a new normalize section to the running streams (positions stay where they are). */
-  setNormalize(options: NormalizeOptions): void {
+  /**
+   * Applies a config that differs only in `normalize` and `policy` (its generation is in every
+   * record) to the running streams; positions and epochs go on untouched.
+   */
+  applyInPlace(next: SidecarConfig): void {
+    this.config = next;
     for (const [i, s] of this.streams.entries()) {
-      s.setNormalizer(createNormalizer(options, this.k8s(this.config.sources[i]?.container ?? "")));
+      const container = next.sources[i]?.container ?? "";
+      s.setNormalizer(createNormalizer(next.normalize, this.k8s(container)));
     }
   }
 

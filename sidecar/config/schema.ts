@@ -47,8 +47,16 @@ export const KafkaSink = z
     compression: z.enum(["none", "gzip"]).default("gzip"),
     batch: z
       .object({
-        maxRecords: z.number().int().min(1).max(100_000).default(2_000),
-        maxBytes: z.number().int().min(1_024).default(1_048_576),
+        maxRecords: z.number().int().min(1).max(100_000).default(8_192),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1_024)
+          .max(64 * 1_048_576)
+          .default(4 * 1_048_576)
+          .describe(
+            "Uncompressed bytes per batch. gzip shrinks audit records ~10x, under the broker's 1 MiB default; a batch the broker refuses as too large is split.",
+          ),
         lingerMs: z.number().int().min(0).max(10_000).default(20),
       })
       .strict()

@@ -114,4 +114,59 @@ describe("sidecar process (ledger sink)", () => {
     j = await judge(pod, { ledger: pod.ledger });
     expect(findingCodes(j.report).filter((c) => c === "EPOCH_UNLINKED")).toHaveLength(1);
   });
+
+  it("reloads a changed config: normalize in place, anything else by a drained restart", async () => {
+    const pod = await makePod("ledger");
+    writeFileSync(pod.logFile, lines(0, 100));
+    const sidecar = startSidecar(pod);
+    const metrics = async () => (await fetch(`http://127.0.0.1:${pod.port}/metrics`)).text();
+    try {
+      await until("ready", async () => (await readiness(pod))?.status === 200);
+      await until(
+        "100 lines",
+        async () => (await judge(pod, { ledger: pod.ledger })).lines.length === 100,
+      );
+      // A new exclude rule: applied in place, the epoch goes on.
+      pod.writeConfig({
+        ...pod.config,
+        normalize: {
+          format: "combined",
+          exclude: [{ field: "resource", pattern: "^/api/items/1[0-9]{2}$" }],
+        },
+      });
+      await until("reloaded", () => sidecar.output().includes('"event":"config-reloaded"'));
+      appendFileSync(pod.logFile, lines(100, 300)); // 100..199 are excluded now
+      await until(
+        "the lines after 200",
+        async () => (await judge(pod, { ledger: pod.ledger })).lines.length === 200,
+      );
+      expect(await metrics()).toMatch(/auditready_records_excluded_total 100\n/);
+      // A broken file is rejected and the running config stays.
+      writeFileSync(pod.configPath, "version: 1\nsources: []\n");
+      await until("rejected", () => sidecar.output().includes('"event":"config-rejected"'));
+      // Another sink setting: a drained restart of the pipeline, resuming where it was.
+      pod.writeConfig({
+        ...pod.config,
+        tail: { pollMs: 60, partialLineFlushMs: 400, rotateWaitMs: 500 },
+      });
+      await until(
+        "restarted",
+        () => sidecar.output().split('"event":"config-reloaded"').length === 3,
+      );
+      appendFileSync(pod.logFile, lines(300, 400));
+      await until(
+        "the last lines",
+        async () => (await judge(pod, { ledger: pod.ledger })).lines.length === 300,
+      );
+      sidecar.child.kill("SIGTERM");
+      expect(await sidecar.exited).toBe(0);
+    } finally {
+      sidecar.child.kill("SIGKILL");
+    }
+    const j = await judge(pod, { ledger: pod.ledger });
+    expect(j.lines).toEqual([...range(0, 100), ...range(200, 400)]);
+    expect(j.leafTypes.get("epoch-start")).toBe(2);
+    expect(j.report.ok).toBe(true);
+    expect(findingCodes(j.report)).toEqual([]);
+  });
 });

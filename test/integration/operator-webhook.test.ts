@@ -350,4 +350,22 @@ describe("the injection webhook on the real API server", () => {
       mwc.webhooks?.map((w) => w.namespaceSelector?.matchExpressions?.[0]?.values?.[0]),
     ).toEqual([namespace, namespace]);
   });
+
+  it("drops a deleted policy's webhook entry, after which its pods are admitted untouched", async () => {
+    await objects.deleteNamespacedCustomObject({ ...policyRef(namespace), name: "web" });
+    await until("entry removed", async () => {
+      const mwc = await kc
+        .makeApiClient(AdmissionregistrationV1Api)
+        .readMutatingWebhookConfiguration({ name: deployment.names.webhookConfiguration });
+      return mwc.webhooks?.length === 1 ? true : undefined;
+    });
+    let n = 0;
+    await until("no longer injected", async () => {
+      const pod = await core.createNamespacedPod({
+        namespace,
+        body: podBody(`gone-${n++}`, { app: "web" }),
+      });
+      return pod.spec?.initContainers === undefined ? true : undefined;
+    });
+  });
 });

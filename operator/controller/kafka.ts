@@ -1,7 +1,19 @@
-// One kafkajs admin client per broker list, shared by the policies that use it, with short
-// retries: the reconcile reports TopicReady=False and requeues with backoff instead of blocking
-// a worker while a broker is away.
-import { type Admin, Kafka, logLevel } from "kafkajs";
+// One kafkajs admin client per broker list and credentials, shared by the policies that use
+// them, with short retries: the reconcile reports TopicReady=False and requeues with backoff
+// instead of blocking a worker while a broker is away. Credentials come from the policy's own
+// tlsSecret / saslSecret (kafkacreds.ts), the same Secrets its sidecars mount.
+import { createHash } from "node:crypto";
+import { type Admin, Kafka, logLevel, type SASLOptions } from "kafkajs";
+
+export interface KafkaSecurity {
+  /** PEM CA bundle: connect with TLS and verify the brokers with it. */
+  caPem?: string;
+  sasl?: {
+    mechanism: "plain" | "scram-sha-256" | "scram-sha-512";
+    username: string;
+    password: string;
+  };
+}
 
 export class KafkaAdmins {
   private readonly admins = new Map<string, Promise<Admin>>();
@@ -11,8 +23,11 @@ export class KafkaAdmins {
     this.clientId = clientId;
   }
 
-  get(brokers: readonly string[]): Promise<Admin> {
-    const key = [...brokers].sort().join(",");
+  get(brokers: readonly string[], security: KafkaSecurity = {}): Promise<Admin> {
+    // Keyed by a hash, so no credential is kept in a map key or shows up in a heap dump's strings.
+    const key = createHash("sha256")
+      .update(JSON.stringify([[...brokers].sort(), security]))
+      .digest("hex");
     let admin = this.admins.get(key);
     if (!admin) {
       const kafka = new Kafka({
@@ -22,6 +37,8 @@ export class KafkaAdmins {
         requestTimeout: 10_000,
         retry: { retries: 2, initialRetryTime: 200 },
         logLevel: logLevel.NOTHING,
+        ...(security.caPem !== undefined && { ssl: { ca: [security.caPem] } }),
+        ...(security.sasl && { sasl: security.sasl as SASLOptions }),
       });
       const a = kafka.admin();
       admin = a.connect().then(() => a);

@@ -17,6 +17,7 @@ import { ensureTopic } from "../topic.ts";
 import { webhookName } from "../webhook/configuration.ts";
 import type { Registration } from "../webhook/register.ts";
 import type { KafkaAdmins } from "./kafka.ts";
+import { readKafkaSecurity } from "./kafkacreds.ts";
 import { ensurePolicyKey } from "./keysecret.ts";
 import { upsertConfigMap } from "./objects.ts";
 import { restartOwners } from "./restarts.ts";
@@ -238,7 +239,14 @@ export class PolicyReconciler {
   private async topic(key: string, policy: Policy): Promise<StepState> {
     const { kafka } = policy.spec.sink;
     const r = policy.spec.retention;
-    const fingerprint = JSON.stringify([kafka.brokers, kafka.topic, r]);
+    const fingerprint = JSON.stringify([
+      kafka.brokers,
+      kafka.topic,
+      r,
+      kafka.tlsSecret,
+      kafka.saslSecret,
+      kafka.saslMechanism,
+    ]);
     const memo = this.topics.get(key);
     if (
       memo &&
@@ -250,7 +258,13 @@ export class PolicyReconciler {
     }
     let state: StepState;
     try {
-      const admin = await this.deps.admins.get(kafka.brokers);
+      const creds = await readKafkaSecurity(this.deps.core, policy);
+      if (!creds.ok) {
+        state = { ok: false, reason: "CredentialsUnavailable", message: creds.error.message };
+        this.topics.set(key, { fingerprint, at: Date.now(), state });
+        return state;
+      }
+      const admin = await this.deps.admins.get(kafka.brokers, creds.security);
       const out = await ensureTopic(admin, {
         topic: kafka.topic,
         retentionDays: r.days,

@@ -25,3 +25,9 @@ export function watchRoot(pattern: string): WatchRoot {
 export function matcher(patterns: readonly string[]): (path: string) => boolean {
   return (path) => patterns.some((p) => matchesGlob(path, p));
 }
+
+/** chokidar's depth for a set of roots: the deepest, or unlimited when any has `**`. */
+export function depthOf(roots: { depth: number | undefined }[]): { depth?: number } {
+  if (roots.some((r) => r.depth === undefined)) return {};
+  return { depth: Math.max(...roots.map((r) => r.depth ?? 0)) };
+}

@@ -9,23 +9,18 @@
 //   meanwhile is found in its directory and finished; one that is gone, or whose inode now
 //   holds other content, is reported as a loss of what was left unread.
 // Delivery is in file order through one callback; pause() stops reading (backpressure).
-import { glob, open, readdir, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { glob, open, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
 import { messageOf, SidecarError } from "../errors.ts";
 import type { FilePosition } from "../state/schema.ts";
-import type { FileEndEvent, LossEvent, SourceFile, TailEvent } from "./events.ts";
+import type { FileEndEvent, SourceFile, TailEvent } from "./events.ts";
 import { EMPTY_SHA256, FINGERPRINT_BYTES, fingerprint, TailedFile } from "./file.ts";
-import { matcher, watchRoot } from "./glob.ts";
+import { depthOf, matcher, watchRoot } from "./glob.ts";
+import { observeEvents, type TailObservation } from "./observe.ts";
+import { findByIdentity, lossOf, sourceOf } from "./resume.ts";
 
-export type TailObservation =
-  | { type: "file-opened"; file: string; inode: string; generation: number; from: number }
-  | { type: "file-rotated"; file: string; inode: string }
-  | { type: "file-closed"; file: string; inode: string; reason: "rotated" | "deleted" }
-  | { type: "lines-read"; file: string; lines: number; bytes: number }
-  | { type: "line-flagged"; file: string; flag: "truncated" | "invalid-utf8" | "unterminated" }
-  | { type: "data-lost"; file: string; reason: LossEvent["reason"]; bytes: number }
-  | { type: "tail-error"; file: string; error: SidecarError };
+export type { TailObservation } from "./observe.ts";
 
 export interface TailOptions {
   patterns: readonly string[];
@@ -318,16 +313,7 @@ export class Tailer {
         if (this.files.has(key)) continue;
       }
       this.unmatched.delete(key);
-      const gone: SourceFile = {
-        key,
-        dev: saved.dev,
-        ino: saved.ino,
-        generation: saved.generation,
-        path: saved.path,
-        fpLen: saved.fpLen,
-        fpHash: saved.fpHash,
-        seenSize: saved.seenSize,
-      };
+      const gone = sourceOf(saved);
       if (saved.seenSize > saved.offset) {
         this.emit([lossOf(saved, "deleted-unread", gone, null)]);
       } else {
@@ -353,29 +339,7 @@ export class Tailer {
 
   private emit(events: TailEvent[]): void {
     if (events.length === 0) return;
-    const observe = this.opts.observe;
-    if (observe) {
-      let lines = 0;
-      let bytes = 0;
-      for (const e of events) {
-        if (e.kind === "line") {
-          lines++;
-          bytes += e.endOffset - e.offset;
-          if (e.truncated) observe({ type: "line-flagged", file: e.file, flag: "truncated" });
-          if (e.invalidUtf8) observe({ type: "line-flagged", file: e.file, flag: "invalid-utf8" });
-          if (e.unterminated) observe({ type: "line-flagged", file: e.file, flag: "unterminated" });
-        } else if (e.kind === "loss") {
-          observe({
-            type: "data-lost",
-            file: e.file,
-            reason: e.reason,
-            bytes: e.lostTo - e.lostFrom,
-          });
-        }
-      }
-      const first = events[0];
-      if (lines > 0 && first) observe({ type: "lines-read", file: first.file, lines, bytes });
-    }
+    if (this.opts.observe) observeEvents(events, this.opts.observe);
     this.opts.deliver(events);
   }
 
@@ -398,48 +362,4 @@ export class Tailer {
           });
     this.opts.observe?.({ type: "tail-error", file, error });
   }
-}
-
-function lossOf(
-  saved: FilePosition,
-  reason: LossEvent["reason"],
-  source: SourceFile,
-  resumeAt: number | null,
-): LossEvent {
-  return {
-    kind: "loss",
-    file: saved.path,
-    inode: saved.ino,
-    reason,
-    lostFrom: saved.offset,
-    lostTo: Math.max(saved.seenSize, saved.offset),
-    source,
-    resumeAt,
-  };
-}
-
-/** The file in `dir` with the saved identity and content, still at least as long as read. */
-async function findByIdentity(dir: string, saved: FilePosition): Promise<string | undefined> {
-  for (const name of await readdir(dir)) {
-    const path = join(dir, name);
-    const st = await stat(path, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return undefined; // removed while listing
-      throw err;
-    });
-    if (!st?.isFile() || String(st.dev) !== saved.dev || String(st.ino) !== saved.ino) continue;
-    if (Number(st.size) < saved.offset) return undefined;
-    const fh = await open(path, "r");
-    try {
-      const fp = saved.fpLen === 0 ? undefined : await fingerprint(fh, saved.fpLen);
-      return saved.fpLen === 0 || fp?.fpHash === saved.fpHash ? path : undefined;
-    } finally {
-      await fh.close();
-    }
-  }
-  return undefined;
-}
-
-function depthOf(roots: { depth: number | undefined }[]): { depth?: number } {
-  if (roots.some((r) => r.depth === undefined)) return {};
-  return { depth: Math.max(...roots.map((r) => r.depth ?? 0)) };
 }

@@ -109,10 +109,17 @@ export async function readiness(pod: Pod): Promise<{ status: number; body: unkno
   }
 }
 
+/** Polls `check` until true; a throw (a ledger not written yet) counts as "not yet". */
 export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000) {
   const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  let last = "";
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = ` (last: ${(err as Error).message})`;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

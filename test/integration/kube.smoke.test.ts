@@ -20,9 +20,9 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CertificateAuthority } from "../../operator/webhook/pki.ts";
 import { endpoint } from "../infra/endpoints.ts";
 import { serviceAccountKubeconfig } from "../infra/kube.ts";
-import { CertificateAuthority } from "../../operator/webhook/pki.ts";
 
 const kc = new KubeConfig();
 kc.loadFromFile(endpoint("kubeconfig"));

@@ -115,7 +115,9 @@ describe("verifying a topic on the real broker", () => {
     }).logs(1500);
     const firstPart = c.messages.length;
     const earlier = new Verifier({ trustedKeys: a.trustedKeys() });
-    c.messages.forEach((m, i) => earlier.add({ key: m.key, value: m.value, position: `#${i}` }));
+    for (const [i, m] of c.messages.entries()) {
+      earlier.add({ key: m.key, value: m.value, position: `#${i}` });
+    }
     const state = earlier.finish().state;
     await publish(later, c.messages.map(toMessage));
     await new Promise((r) => setTimeout(r, 50));

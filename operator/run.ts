@@ -101,6 +101,18 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   // Policies: every replica, for the webhook. Parsed once per change, kept by namespace.
   const index = new PolicyIndex();
   let queue: WorkQueue | undefined;
+  let pods: Informer<PodView> | undefined;
+  // A namespace gained its first policy or lost its last: relist pods (debounced, so creating
+  // 100 policies relists once or twice, not 100 times).
+  let resyncTimer: NodeJS.Timeout | undefined;
+  const scheduleResync = () => {
+    if (resyncTimer) return;
+    resyncTimer = setTimeout(() => {
+      resyncTimer = undefined;
+      pods?.resync();
+    }, 200);
+    resyncTimer.unref();
+  };
   const policies = new Informer<RawPolicy>({
     name: "auditpolicies",
     kc: o.kc,
@@ -120,7 +132,9 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     key: (p) => key(p.metadata.namespace, p.metadata.name),
     onChange: (k, obj, old) => {
       // Status-only updates (our own writes) change nothing the webhook or a reconcile reads.
+      const namespacesBefore = index.namespacesKey();
       if (!index.apply(k, obj, old)) return;
+      if (index.namespacesKey() !== namespacesBefore) scheduleResync();
       queue?.add(k);
       // Another policy's change can change this one's conflicts and the webhook set.
       const ns = (obj ?? old)?.metadata.namespace ?? "";
@@ -185,7 +199,6 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     return registrar.ensure(desired.webhooks);
   };
   const admins = new KafkaAdmins();
-  let pods: Informer<PodView> | undefined;
   let workers: Promise<void>[] = [];
 
   const startLeading = () => {
@@ -198,7 +211,11 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       kc: o.kc,
       path: "/api/v1/pods",
       list: async (opts) => page(await core.listPodForAllNamespaces(opts)),
-      transform: toPodView,
+      // Only pods of namespaces with a policy are kept (STYLE: cache what a policy selects).
+      transform: (raw) => {
+        const pod = toPodView(raw);
+        return pod && index.hasNamespace(pod.namespace) ? pod : undefined;
+      },
       key: (p) => key(p.namespace, p.name),
       onChange: (_k, obj, old) => {
         const pod = obj ?? old;

@@ -17,7 +17,15 @@ function scripted(
     params.push(p);
     const step = steps.shift();
     if (step) setTimeout(() => step(onEvent as (t: string, o: unknown) => void, onDone), 5);
-    return { abort() {} };
+    // Like client-node: aborting a watch ends it through its done callback.
+    let ended = false;
+    return {
+      abort() {
+        if (ended) return;
+        ended = true;
+        onDone(new DOMException("aborted", "AbortError"));
+      },
+    };
   };
   return { watch, params };
 }
@@ -88,6 +96,35 @@ describe("Informer", () => {
     expect(params.map((p) => p.labelSelector)).toEqual(["team=a", "team=a"]);
   });
 
+  it("relists on resync(), keeping only what transform() now keeps and deleting the rest", async () => {
+    let keep = new Set(["a"]);
+    const { watch } = scripted([() => undefined, () => undefined]);
+    let call = 0;
+    const seen: string[] = [];
+    const inf = new Informer<Obj>({
+      name: "test",
+      kc: new KubeConfig(),
+      path: "/x",
+      list: async () => ({
+        items: [obj("a", "1"), obj("b", "2")],
+        resourceVersion: String(++call),
+      }),
+      transform: (raw) => (keep.has((raw as Obj).metadata.name) ? (raw as Obj) : undefined),
+      key: (o) => o.metadata.name,
+      onChange: (k, o) => seen.push(`${o ? "set" : "del"} ${k}`),
+      log: pino({ level: "silent" }),
+      watch,
+    });
+    inf.start();
+    await until(() => inf.cache.has("a"));
+    keep = new Set(["b"]);
+    inf.resync();
+    await until(() => inf.cache.has("b"));
+    inf.stop();
+    expect([...inf.cache.keys()]).toEqual(["b"]);
+    expect(seen).toEqual(["set a", "del a", "set b"]);
+  });
+
   it("resumes from the last resourceVersion (bookmarks included) when a watch ends, without relisting", async () => {
     const { watch, params } = scripted([
       (emit, done) => {
@@ -103,6 +140,21 @@ describe("Informer", () => {
     inf.stop();
     expect(calls()).toBe(1);
     expect(params.map((p) => p.resourceVersion)).toEqual(["10", "15"]);
+  });
+
+  it("treats the client's idle-watch timeout as a quiet watch: resumes at once, no error", async () => {
+    const timeout = new DOMException("The operation was aborted due to timeout", "TimeoutError");
+    const { watch, params } = scripted([
+      (_emit, done) => done(timeout),
+      (_emit, done) => done(timeout),
+      (emit) => emit("ADDED", obj("q", "11")),
+    ]);
+    const { inf } = informer([{ items: [], resourceVersion: "10" }], watch);
+    inf.start();
+    await until(() => inf.cache.has("q"));
+    inf.stop();
+    expect([inf.stats.errors, inf.stats.silent]).toEqual([0, 2]);
+    expect(params.map((p) => p.resourceVersion)).toEqual(["10", "10", "10"]);
   });
 
   it("backs off and retries after a failed watch, keeping its place", async () => {

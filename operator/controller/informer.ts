@@ -2,8 +2,9 @@
 // events after a restart and floods the server). It lists, then watches from the list's
 // resourceVersion; resumes from the last resourceVersion seen (bookmarks included) when a
 // watch ends; relists on 410 Gone; treats a watch silent for longer than silentMs as dead; and
-// backs off exponentially on errors. The cache holds only what transform() keeps, so a
-// cluster's pods cost a few hundred bytes each, not the full object.
+// backs off exponentially on errors. The cache holds only what transform() keeps (the pods of
+// namespaces with a policy, a few hundred bytes each, not the full object); resync() relists
+// when that choice changes.
 import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 
@@ -49,6 +50,7 @@ export class Informer<T> {
   private resourceVersion: string | undefined;
   private abort: { abort(): void } | undefined;
   private stopped = false;
+  private resyncWanted = false;
   private syncedResolve: (() => void) | undefined;
   readonly synced: Promise<void>;
   /** Counters, for tests and metrics: lists done, watches started, 410s seen. */
@@ -71,11 +73,24 @@ export class Informer<T> {
     this.abort?.abort();
   }
 
+  /**
+   * Lists again (and then watches from there) because what transform() keeps has changed, e.g.
+   * pods of a namespace that just got its first policy. Objects the new list no longer keeps
+   * are reported as deleted.
+   */
+  resync(): void {
+    this.resyncWanted = true;
+    this.abort?.abort();
+  }
+
   private async loop(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
       try {
-        if (this.resourceVersion === undefined) await this.relist();
+        while (this.resourceVersion === undefined || this.resyncWanted) {
+          this.resyncWanted = false;
+          await this.relist();
+        }
         await this.watch();
         failures = 0;
       } catch (err) {
@@ -176,14 +191,21 @@ export class Informer<T> {
         },
         (err: unknown) => {
           const code = (err as { statusCode?: number; code?: number } | null)?.statusCode;
+          const name = (err as { name?: string } | null)?.name;
           if (code === 410) finish(new WatchGoneError("410 Gone"));
-          else if (err && (err as { name?: string }).name !== "AbortError") finish(err);
+          // client-node ends a watch idle for 30 s with a TimeoutError: a quiet resource, not a
+          // failure, so resume from the last resourceVersion at once, without backoff.
+          else if (name === "TimeoutError") {
+            this.stats.silent++;
+            finish();
+          } else if (err && name !== "AbortError") finish(err);
           else finish();
         },
       ).then(
         (controller) => {
-          if (settled) controller.abort();
-          else this.abort = controller;
+          this.abort = controller;
+          // A resync asked for while this watch was being set up ends it now.
+          if (settled || this.resyncWanted) controller.abort();
         },
         (err: unknown) => {
           const code =

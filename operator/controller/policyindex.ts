@@ -33,6 +33,20 @@ export class PolicyIndex {
     return true;
   }
 
+  /** Whether any valid policy lives in the namespace: only such namespaces' pods are cached. */
+  hasNamespace(namespace: string): boolean {
+    return (this.byNamespace.get(namespace)?.length ?? 0) > 0;
+  }
+
+  /** The namespaces with policies, as a comparable key. */
+  namespacesKey(): string {
+    return [...this.byNamespace.entries()]
+      .filter(([, ps]) => ps.length > 0)
+      .map(([ns]) => ns)
+      .sort()
+      .join(",");
+  }
+
   inNamespace(namespace: string): readonly Policy[] {
     return this.byNamespace.get(namespace) ?? [];
   }

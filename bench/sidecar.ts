@@ -7,10 +7,11 @@
 import { randomUUID } from "node:crypto";
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { CompressionTypes, Kafka, logLevel } from "kafkajs";
+// The sidecar's gzip codec (level 1) is registered by this import too, and its partitioner is
+// used below, so the raw reference compresses and partitions alike.
+import { memoizedPartitioner } from "../sidecar/sink/kafka.ts";
 import { type KafkaBroker, startKafka } from "../test/infra/kafka.ts";
 import { ensureToolchain } from "../test/infra/toolchain.ts";
-// The sidecar's gzip codec (level 1) registered here too, so the raw reference compresses alike.
-import "../sidecar/sink/kafka.ts";
 import { makePod, readiness, startSidecar, until } from "../test/integration/sidecar-harness.ts";
 
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
@@ -71,7 +72,11 @@ const isLog = (v: Buffer) => v.includes('"type":"log"');
 
 async function rawCeiling(broker: KafkaBroker, lines: Buffer[]): Promise<number> {
   const name = await topic(broker);
-  const producer = kafka(broker).producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka(broker).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: memoizedPartitioner,
+  });
   await producer.connect();
   const counted = consume(broker, name, lines.length, () => true);
   const start = Date.now();

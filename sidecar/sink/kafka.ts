@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { constants, gzip, unzip } from "node:zlib";
 import kafkajs, {
   CompressionTypes,
+  type ICustomPartitioner,
   Kafka,
   type logCreator,
   logLevel,
@@ -40,6 +41,28 @@ kafkajs.CompressionCodecs[CompressionTypes.GZIP] = () => ({
     gzipFast(encoder.buffer, { level: constants.Z_BEST_SPEED }),
   decompress: (buffer: Buffer) => gunzip(buffer),
 });
+
+/**
+ * kafkajs' default (Java-compatible murmur2) partitioner, remembered per key: every message of
+ * a stream has the same key, and hashing it for each message cost ~10% of the sidecar's CPU.
+ * The mapping is the same, so a stream stays in the partition Java clients would pick.
+ */
+export const memoizedPartitioner: ICustomPartitioner = () => {
+  const base = kafkajs.Partitioners.DefaultPartitioner();
+  const memo = new Map<string, number>();
+  return (args) => {
+    const key = args.message.key;
+    if (typeof key !== "string") return base(args);
+    const id = `${args.topic}\0${args.partitionMetadata.length}\0${key}`;
+    let partition = memo.get(id);
+    if (partition === undefined) {
+      partition = base(args);
+      if (memo.size >= 10_000) memo.clear(); // bounded: one entry per stream in practice
+      memo.set(id, partition);
+    }
+    return partition;
+  };
+};
 
 const LEVELS = {
   [logLevel.NOTHING]: "debug",
@@ -141,6 +164,7 @@ export class KafkaSink implements Sink {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      createPartitioner: memoizedPartitioner,
       retry: { retries: 4, initialRetryTime: 100, maxRetryTime: Math.max(200, retryMs / 4) },
     });
     try {

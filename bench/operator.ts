@@ -77,7 +77,7 @@ async function main() {
       AUDITREADY_WEBHOOK_PORT: String(port),
       AUDITREADY_WEBHOOK_URL: `https://127.0.0.1:${port}/mutate`,
       AUDITREADY_WEBHOOK_CONFIGURATION: "auditready-bench",
-      AUDITREADY_LOG_LEVEL: "warn",
+      AUDITREADY_LOG_LEVEL: process.env.BENCH_OPERATOR_LOG ?? "warn",
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -187,22 +187,30 @@ async function main() {
   // API server being measured.
   const statuses = new Map<string, { matchedPods?: number; readyPods?: number }>();
   const seenReadyAt = new Map<string, number>();
-  const statusWatch = await new Watch(kc).watch(
-    `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-    {},
-    (
-      _type: string,
-      obj: {
-        metadata: { namespace: string; name: string };
-        status?: { matchedPods?: number; readyPods?: number };
+  type Seen = {
+    metadata: { namespace: string; name: string };
+    status?: { matchedPods?: number; readyPods?: number };
+  };
+  const record = (obj: Seen) => {
+    const k = `${obj.metadata.namespace}/${obj.metadata.name}`;
+    statuses.set(k, obj.status ?? {});
+    if (obj.status?.readyPods === 1 && !seenReadyAt.has(k)) seenReadyAt.set(k, performance.now());
+  };
+  // client-node ends a watch idle for 30 s: start it again whenever it ends (a fresh watch
+  // replays every object as ADDED, so nothing is missed).
+  let watching = true;
+  let statusWatch: { abort(): void } | undefined;
+  const follow = async (): Promise<void> => {
+    statusWatch = await new Watch(kc).watch(
+      `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      {},
+      (_type: string, obj: Seen) => record(obj),
+      () => {
+        if (watching) setTimeout(() => void follow(), 10);
       },
-    ) => {
-      const k = `${obj.metadata.namespace}/${obj.metadata.name}`;
-      statuses.set(k, obj.status ?? {});
-      if (obj.status?.readyPods === 1 && !seenReadyAt.has(k)) seenReadyAt.set(k, performance.now());
-    },
-    () => undefined,
-  );
+    );
+  };
+  await follow();
   const pods = policies.flatMap((p) =>
     Array.from({ length: perPolicy }, (_, j) => ({ ...p, pod: `${p.name}-${j}` })),
   );
@@ -230,7 +238,13 @@ async function main() {
       return all.every((s) => s?.matchedPods === perPolicy);
     },
     120_000,
-  );
+  ).catch(async (err: unknown) => {
+    const all = await pool(policies, CONCURRENCY, statusOf);
+    const counts = new Map<string, number>();
+    for (const st of all)
+      counts.set(String(st?.matchedPods), (counts.get(String(st?.matchedPods)) ?? 0) + 1);
+    throw new Error(`${err}; matchedPods over the policies: ${JSON.stringify([...counts])}`);
+  });
   const countedMs = performance.now() - t0;
 
   const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -313,7 +327,8 @@ async function main() {
   );
   await waitFor("single change", async () => (await statusOf(one))?.readyPods === 2, 30_000, 2);
   const singleMs = performance.now() - t2;
-  statusWatch.abort();
+  watching = false;
+  statusWatch?.abort();
   const heap = await metric(port, "nodejs_heap_size_used_bytes");
   const reconciles = await metric(port, "auditready_reconcile_seconds_count");
   const reconcileSum = await metric(port, "auditready_reconcile_seconds_sum");

@@ -123,7 +123,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
           group: GROUP,
           version: VERSION,
           plural: PLURAL,
-          ...opts,
+          ...listParams(opts),
           ...(o.policySelector && { labelSelector: o.policySelector }),
         }),
       ),
@@ -210,7 +210,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       name: "pods",
       kc: o.kc,
       path: "/api/v1/pods",
-      list: async (opts) => page(await core.listPodForAllNamespaces(opts)),
+      list: async (opts) => page(await core.listPodForAllNamespaces(listParams(opts))),
       // Only pods of namespaces with a policy are kept (STYLE: cache what a policy selects).
       transform: (raw) => {
         const pod = toPodView(raw);
@@ -321,6 +321,14 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
 
 const WEBHOOK_KEY = "\u0000webhook";
 const POD_BATCH_MS = 100;
+
+/** The typed client names the continue token `_continue`; a plain `continue` is ignored. */
+function listParams(opts: { limit: number; continue?: string }): {
+  limit: number;
+  _continue?: string;
+} {
+  return { limit: opts.limit, ...(opts.continue !== undefined && { _continue: opts.continue }) };
+}
 
 function page(list: {
   items: unknown[];

@@ -125,6 +125,18 @@ describe("Informer", () => {
     expect(seen).toEqual(["set a", "del a", "set b"]);
   });
 
+  it("refuses a list function that ignores the continue token instead of looping on page one", async () => {
+    const { watch } = scripted([]);
+    const { inf } = informer(
+      [{ items: [obj("a", "1")], resourceVersion: "5", continue: "tok" }],
+      watch,
+    );
+    inf.start();
+    await until(() => inf.stats.errors >= 1);
+    inf.stop();
+    expect(inf.stats.lists).toBe(0);
+  });
+
   it("resumes from the last resourceVersion (bookmarks included) when a watch ends, without relisting", async () => {
     const { watch, params } = scripted([
       (emit, done) => {

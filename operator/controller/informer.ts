@@ -126,7 +126,11 @@ export class Informer<T> {
         if (obj !== undefined) seen.set(this.opts.key(obj), obj);
       }
       rv = page.resourceVersion;
-      cont = page.continue || undefined;
+      const next = page.continue || undefined;
+      // A list function that ignores the token would hand back page one forever.
+      if (next !== undefined && next === cont)
+        throw new Error("list returned the same continue token twice");
+      cont = next;
     } while (cont !== undefined);
     this.stats.lists++;
     for (const [key, old] of this.cache) {

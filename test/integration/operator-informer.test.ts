@@ -21,8 +21,16 @@ function configMaps(listHook: (page: ListPage) => ListPage, silentMs?: number) {
     kc,
     path: `/api/v1/namespaces/${namespace}/configmaps`,
     list: async (opts) => {
-      const l = await core.listNamespacedConfigMap({ namespace, ...opts });
-      const page: ListPage = { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? "" };
+      const l = await core.listNamespacedConfigMap({
+        namespace,
+        limit: opts.limit,
+        ...(opts.continue !== undefined && { _continue: opts.continue }),
+      });
+      const page: ListPage = {
+        items: l.items,
+        resourceVersion: l.metadata?.resourceVersion ?? "",
+        ...(l.metadata?._continue && { continue: l.metadata._continue }),
+      };
       return listHook(page);
     },
     transform: (raw) => (raw as { metadata?: { name?: string } }).metadata?.name,
@@ -30,6 +38,7 @@ function configMaps(listHook: (page: ListPage) => ListPage, silentMs?: number) {
     onChange: (key, obj) => seen.push(`${obj ? "set" : "del"} ${key}`),
     log,
     ...(silentMs !== undefined && { silentMs }),
+    pageSize: 2,
   });
   informer.start();
   return { informer, seen };
@@ -63,6 +72,15 @@ describe("the informer's list+watch loop", () => {
     );
     expect(informer.stats.lists).toBe(1);
     expect(informer.stats.watches).toBeGreaterThanOrEqual(3);
+  });
+
+  it("lists in pages (two objects a page here) and gets every object", async () => {
+    for (const n of ["p1", "p2", "p3", "p4"]) await createConfigMap(n);
+    const { informer } = configMaps((page) => page);
+    await informer.synced;
+    expect([...informer.cache.keys()].sort()).toEqual(
+      expect.arrayContaining(["after-silence", "before", "p1", "p2", "p3", "p4"]),
+    );
   });
 
   it("sees deletions", async () => {

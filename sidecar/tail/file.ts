@@ -4,7 +4,7 @@
 // file was truncated in place (copytruncate): the unread range is reported as a loss and
 // reading starts over in a new generation.
 import { createHash } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import type { LossEvent, SourceFile, TailEvent } from "./events.ts";
 import { LineSplitter, type SplitLine } from "./lines.ts";
 
@@ -78,9 +78,15 @@ export class TailedFile {
 
   /**
    * Checks the fd for truncation: by size (always) and by fingerprint (when `deep`). On
-   * truncation pushes the held line and a loss, and starts a new generation at offset 0.
+   * truncation first finishes the old content from copytruncate's copy when one is found
+   * (`findCopy`: same first bytes, at least as long as read), then pushes the held line and a
+   * loss of what is still missing, and starts a new generation at offset 0.
    */
-  async checkTruncation(deep: boolean, out: TailEvent[]): Promise<boolean> {
+  async checkTruncation(
+    deep: boolean,
+    out: TailEvent[],
+    findCopy?: (source: SourceFile, position: number) => Promise<string | undefined>,
+  ): Promise<boolean> {
     const st = await this.fh.stat();
     this.deleted = st.nlink === 0;
     const size = st.size;
@@ -94,6 +100,8 @@ export class TailedFile {
       await this.extendFingerprint(size);
       return false;
     }
+    const copy = this.source.fpLen > 0 ? await findCopy?.(this.source, this.position) : undefined;
+    if (copy) await this.readRest(copy, out);
     this.flush(out);
     const lostFrom = this.position;
     const lostTo = Math.max(this.source.seenSize, lostFrom);
@@ -109,6 +117,25 @@ export class TailedFile {
     this.splitter = new LineSplitter(this.maxLineBytes);
     if (lostTo > lostFrom) out.push(this.loss("truncated", lostFrom, lostTo));
     return true;
+  }
+
+  /** Reads `path` (a copy of this generation) from the read position to its end. */
+  private async readRest(path: string, out: TailEvent[]): Promise<void> {
+    const fh = await open(path, "r");
+    try {
+      const split: SplitLine[] = [];
+      for (;;) {
+        const buf = Buffer.allocUnsafe(65_536);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, this.position);
+        if (bytesRead === 0) break;
+        this.splitter.push(buf.subarray(0, bytesRead), this.position, split);
+        this.position += bytesRead;
+      }
+      if (this.position > this.source.seenSize) this.source.seenSize = this.position;
+      for (const l of split) out.push(this.toLine(l));
+    } finally {
+      await fh.close();
+    }
   }
 
   loss(reason: LossEvent["reason"], lostFrom: number, lostTo: number): LossEvent {

@@ -2,7 +2,7 @@
 // and where a file renamed while the sidecar was down is found again (same dev, inode and
 // fingerprint, in the directory it was in).
 import { open, readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { FilePosition } from "../state/schema.ts";
 import type { LossEvent, SourceFile } from "./events.ts";
 import { fingerprint } from "./file.ts";
@@ -61,4 +61,27 @@ export function sourceOf(saved: FilePosition): SourceFile {
     fpHash: saved.fpHash,
     seenSize: saved.seenSize,
   };
+}
+
+/**
+ * copytruncate copies the file, then truncates it: the copy (in the same directory, under
+ * another name) holds the bytes the reader had not reached yet. Found by its first bytes.
+ */
+export async function findCopy(source: SourceFile, position: number): Promise<string | undefined> {
+  const dir = dirname(source.path);
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    const st = await stat(path, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return undefined;
+      throw err;
+    });
+    if (!st?.isFile() || String(st.ino) === source.ino || Number(st.size) < position) continue;
+    const fh = await open(path, "r");
+    try {
+      if ((await fingerprint(fh, source.fpLen))?.fpHash === source.fpHash) return path;
+    } finally {
+      await fh.close();
+    }
+  }
+  return undefined;
 }

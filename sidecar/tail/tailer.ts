@@ -18,7 +18,7 @@ import type { FileEndEvent, SourceFile, TailEvent } from "./events.ts";
 import { EMPTY_SHA256, FINGERPRINT_BYTES, fingerprint, TailedFile } from "./file.ts";
 import { depthOf, matcher, watchRoot } from "./glob.ts";
 import { observeEvents, type TailObservation } from "./observe.ts";
-import { findByIdentity, lossOf, sourceOf } from "./resume.ts";
+import { findByIdentity, findCopy, lossOf, sourceOf } from "./resume.ts";
 
 export type { TailObservation } from "./observe.ts";
 
@@ -189,7 +189,7 @@ export class Tailer {
         if (!this.paused) {
           const read = await f.read(budget, chunk, out);
           if (read >= budget) this.again = true;
-          if (f.eof) await f.checkTruncation(deep, out);
+          if (f.eof) await f.checkTruncation(deep, out, findCopy);
         } else if (deep) {
           // Paused: still watch sizes (lag, and how much a truncation now would lose).
           await f.checkTruncation(false, out);

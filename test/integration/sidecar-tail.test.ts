@@ -168,6 +168,36 @@ describe("sidecar tailer", () => {
     expect(generations.size).toBe(rotations + 1);
   });
 
+  it("finishes from copytruncate's copy what it had not read when the truncation came", async () => {
+    // logrotate does not wait for readers: here the truncation follows the last write at once,
+    // before the reader could see it. The copy holds those lines, and the reader takes them
+    // from there (found by the file's first bytes): every line exactly once, in order.
+    const dir = mkdtempSync(join(tmpdir(), "ar-tail-copytruncate-race-"));
+    const path = join(dir, "access.log");
+    const c = collector();
+    const tailer = startTailer(dir, c);
+    await tailer.start();
+    const fd = openSync(path, "a");
+    const total = 30_000;
+    await writeAtRate(
+      total,
+      10_000,
+      (n) => writeSync(fd, lineOf(n)),
+      async (written) => {
+        if (written % 2_500 === 0 && written < total) {
+          copyFileSync(path, `${path}.${written}`);
+          ftruncateSync(fd, 0);
+        }
+      },
+    );
+    closeSync(fd);
+    await until("all lines", () => c.lines().length >= total);
+    await tailer.stop();
+    expect(numbersOf(c.lines())).toEqual(Array.from({ length: total }, (_, i) => i));
+    expect(c.losses()).toEqual([]);
+    expectContiguousPerGeneration(c.lines());
+  });
+
   it("reports exactly the unread range when a file is truncated while reading is paused", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ar-tail-truncated-"));
     const path = join(dir, "access.log");

@@ -66,6 +66,7 @@ export class PolicyReconciler {
   // only when their inputs change or the memo is older than resyncMs (drift repair).
   private readonly keyMemo = new Map<string, WriteMemo<{ history: SigningKeyStatus[] }>>();
   private readonly configMemo = new Map<string, WriteMemo<true>>();
+  private readonly rolloutFailedAt = new Map<string, { generation: number; at: number }>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -133,7 +134,21 @@ export class PolicyReconciler {
   ): Promise<PolicyEvent[]> {
     const owners = ownersToRestart(policy, uncovered, pods);
     if (owners.length === 0 || !this.deps.apps) return [];
+    // After a failure (typically: the optional rollout RBAC is not bound), try again only every
+    // resyncMs for the same generation, so pod churn does not turn into a stream of Warnings.
+    const key = `${policy.namespace}/${policy.name}`;
+    const last = this.rolloutFailedAt.get(key);
+    if (
+      last &&
+      last.generation === policy.generation &&
+      Date.now() - last.at < (this.deps.resyncMs ?? 300_000)
+    ) {
+      return [];
+    }
     const r = await restartOwners(this.deps.apps, policy, owners, now);
+    if (r.failed.length > 0)
+      this.rolloutFailedAt.set(key, { generation: policy.generation, at: Date.now() });
+    else this.rolloutFailedAt.delete(key);
     return [
       ...r.restarted.map((t) => ({
         type: "Normal" as const,

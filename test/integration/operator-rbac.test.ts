@@ -138,6 +138,55 @@ describe("the operator under its shipped least-privilege RBAC", () => {
       );
     });
 
+    it("cannot restart workloads without the optional rollout role, and says so in an Event", async () => {
+      const core = kc.makeApiClient(CoreV1Api);
+      await core.createNamespacedPod({
+        namespace,
+        body: podBody(
+          "db-0",
+          { app: "db" },
+          {
+            metadata: {
+              name: "db-0",
+              ownerReferences: [
+                {
+                  apiVersion: "apps/v1",
+                  kind: "StatefulSet",
+                  name: "db",
+                  uid: "0c5e0000-0000-4000-8000-000000000001",
+                  controller: true,
+                },
+              ],
+            },
+          },
+        ),
+      });
+      await new Promise((r) => setTimeout(r, 1_100));
+      await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+        ...policyRef(namespace),
+        body: policyBody(
+          "roll",
+          {
+            selector: { matchLabels: { app: "db" } },
+            source: { paths: ["/logs/access.log"], format: "json" },
+            sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.rbac.${run}` } },
+            retention: { days: 1, replicas: 1, minInSync: 1 },
+            rollout: { restart: ["CreatedBeforePolicy"] },
+          },
+          run,
+        ),
+      });
+      const event = await until("RolloutFailed event", async () => {
+        const list = await core.listNamespacedEvent({
+          namespace,
+          fieldSelector: "involvedObject.name=roll",
+        });
+        return list.items.find((e) => e.reason === "RolloutFailed");
+      });
+      expect(event.type).toBe("Warning");
+      expect(event.message).toMatch(/^could not restart StatefulSet\/db: .*403/s);
+    });
+
     it("cannot read other Leases than its own", async () => {
       await forbidden("read another lease", () =>
         as()

@@ -7,7 +7,7 @@ import { notFound } from "../controller/objects.ts";
 
 export interface RegistrationError {
   kind: "RegistrationError";
-  reason: "ConfigurationMissing" | "UpdateFailed";
+  reason: "ConfigurationMissing" | "ReadFailed" | "UpdateFailed";
   message: string;
 }
 
@@ -61,13 +61,16 @@ export class WebhookRegistrar {
     try {
       current = await this.api.readMutatingWebhookConfiguration({ name: this.name });
     } catch (err) {
-      if (!notFound(err)) throw err;
+      // Reported on every policy's WebhookReady condition rather than thrown: a missing object
+      // or missing permission is something an admin must see, not a silent retry loop.
       this.last = {
         ok: false,
         error: {
           kind: "RegistrationError",
-          reason: "ConfigurationMissing",
-          message: `MutatingWebhookConfiguration ${this.name} does not exist; the installer creates it`,
+          reason: notFound(err) ? "ConfigurationMissing" : "ReadFailed",
+          message: notFound(err)
+            ? `MutatingWebhookConfiguration ${this.name} does not exist; the installer creates it`
+            : `reading MutatingWebhookConfiguration ${this.name}: ${String(err)}`,
         },
       };
       return this.last;

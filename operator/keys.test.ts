@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { keyIdOf, newKey, readKey, rotateHistory } from "./keys.ts";
+import { keyIdOf } from "../entry/keys.ts";
+import { newKey, readKey, rotateHistory } from "./keys.ts";
 
 describe("policy keys", () => {
   it("are Ed25519 PKCS#8 PEM, with the key id derived from the public key as entry/ does", () => {

@@ -3,8 +3,9 @@
 // keys.json. Rotation happens when spec.signing.keyRotation changes: the new key becomes
 // current and the old one is kept, retired, so records it signed stay verifiable. Key ids
 // follow entry/keys.ts: the first 8 bytes of SHA-256(0x01 || raw public key), hex.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { z } from "zod";
+import { keyIdOf } from "../entry/keys.ts";
 import { type SigningKeyStatus, SigningKeyStatus as SigningKeyStatusSchema } from "./api/policy.ts";
 
 export const KEY_HISTORY = z.array(SigningKeyStatusSchema);
@@ -17,15 +18,6 @@ export interface KeyMaterial {
 export interface KeyError {
   kind: "KeyError";
   message: string;
-}
-
-export function keyIdOf(rawPublicKey: Uint8Array): string {
-  return createHash("sha256")
-    .update(Buffer.from([1]))
-    .update(rawPublicKey)
-    .digest()
-    .subarray(0, 8)
-    .toString("hex");
 }
 
 function rawPublic(privateKeyPem: string): Buffer {

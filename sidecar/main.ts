@@ -10,7 +10,7 @@ import { configPathFrom, identityFromEnv } from "./config/identity.ts";
 import { parseConfig } from "./config/load.ts";
 import type { SidecarConfig } from "./config/schema.ts";
 import { watchConfig } from "./config/watch.ts";
-import { isSidecarError, messageOf } from "./errors.ts";
+import { isSidecarError, messageOf, SidecarError } from "./errors.ts";
 import { Events } from "./ops/events.ts";
 import { startOpsServer } from "./ops/server.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -42,7 +42,14 @@ async function main(argv: string[]): Promise<number> {
           pipeline.applyInPlace(next);
         } else {
           await pipeline.stop("reload", graceMs);
-          pipeline = await Pipeline.start(next, identity, events);
+          try {
+            pipeline = await Pipeline.start(next, identity, events);
+          } catch (err) {
+            // Valid on paper but unusable (a key file missing...): back to the running config.
+            events.emit({ type: "config-rejected", error: asSidecarError(err) });
+            pipeline = await Pipeline.start(config, identity, events);
+            return;
+          }
         }
         config = next;
         events.emit({ type: "config-reloaded", generation: next.policy.generation });
@@ -66,6 +73,12 @@ async function main(argv: string[]): Promise<number> {
     events.logger.fatal({ event: "start-failed", ...fields }, "sidecar cannot start");
     return 1;
   }
+}
+
+function asSidecarError(err: unknown): SidecarError {
+  return isSidecarError(err)
+    ? err
+    : new SidecarError("config", messageOf(err), { retriable: false, cause: err });
 }
 
 process.exitCode = await main(process.argv.slice(2));

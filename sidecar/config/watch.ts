@@ -63,6 +63,17 @@ export function watchConfig(
       }
       await handlers.changed(next);
     });
+    // A failing handler must not break the chain of later checks (nor go unhandled).
+    running = running.catch((err: unknown) =>
+      handlers.rejected(
+        err instanceof SidecarError
+          ? err
+          : new SidecarError("config", `applying ${path}: ${messageOf(err)}`, {
+              retriable: false,
+              cause: err,
+            }),
+      ),
+    );
     return running;
   };
 

@@ -169,4 +169,33 @@ describe("sidecar process (ledger sink)", () => {
     expect(j.report.ok).toBe(true);
     expect(findingCodes(j.report)).toEqual([]);
   });
+
+  it("keeps shipping with the running config when a new one cannot start", async () => {
+    const pod = await makePod("ledger");
+    writeFileSync(pod.logFile, lines(0, 50));
+    const sidecar = startSidecar(pod);
+    try {
+      await until(
+        "50 lines",
+        async () => (await judge(pod, { ledger: pod.ledger })).lines.length === 50,
+      );
+      const signing = { ...pod.config.signing, policyKeyFile: `${pod.dir}/no-such-key.pem` };
+      pod.writeConfig({ ...pod.config, signing });
+      await until("rejected", () => sidecar.output().includes('"event":"config-rejected"'));
+      appendFileSync(pod.logFile, lines(50, 100));
+      await until(
+        "100 lines",
+        async () => (await judge(pod, { ledger: pod.ledger })).lines.length === 100,
+      );
+      expect((await readiness(pod))?.status).toBe(200);
+      expect(sidecar.child.exitCode).toBeNull();
+      sidecar.child.kill("SIGTERM");
+      expect(await sidecar.exited).toBe(0);
+    } finally {
+      sidecar.child.kill("SIGKILL");
+    }
+    const j = await judge(pod, { ledger: pod.ledger });
+    expect(j.lines).toEqual(range(0, 100));
+    expect(j.report.ok).toBe(true);
+  });
 });

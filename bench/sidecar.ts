@@ -108,7 +108,11 @@ async function benchPod(broker: KafkaBroker, name: string) {
       brokers: [broker.bootstrap],
       topic: name,
       compression,
-      batch: { maxBytes, maxRecords: Math.max(2_000, Math.floor(maxBytes / 512)) },
+      batch: {
+        maxBytes,
+        maxRecords: Math.max(2_000, Math.floor(maxBytes / 512)),
+        lingerMs: Number(process.env.BENCH_LINGER_MS ?? 20),
+      },
     },
   });
   if (process.env.SIDECAR_NODE_OPTIONS) pod.env.NODE_OPTIONS = process.env.SIDECAR_NODE_OPTIONS;

@@ -6,6 +6,8 @@
 // format and canonical form for every message and, for `log` records (nearly all of them),
 // the whole schema and the fields kept. Only the rare other messages are then parsed and
 // checked with the zod schemas.
+
+import type { z } from "zod";
 import type { Json, ParseLimits } from "../canonical.ts";
 import { hashPrefixedLeaf, leafHash } from "../merkle.ts";
 import { CheckpointMessage, type KeyCert, LeafRecord, type LeafType } from "../record.ts";
@@ -136,20 +138,24 @@ export class Ingest {
     this.stream(r.origin).leaves.push(fact);
   }
 
+  private schemaFailure(msg: InputMessage, what: string, error: z.ZodError): void {
+    const issue = error.issues[0];
+    this.findings.push(
+      finding(
+        "BAD_FORMAT",
+        `not a ${what}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+        {
+          position: msg.position,
+          ...originOf(msg),
+        },
+      ),
+    );
+  }
+
   private addLeaf(msg: InputMessage, value: Json, arrival: number): void {
     const parsed = LeafRecord.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      this.findings.push(
-        finding(
-          "BAD_FORMAT",
-          `not a record: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
-          {
-            position: msg.position,
-            ...originOf(msg),
-          },
-        ),
-      );
+      this.schemaFailure(msg, "record", parsed.error);
       return;
     }
     const r = parsed.data;
@@ -191,17 +197,7 @@ export class Ingest {
   private addCheckpoint(msg: InputMessage, value: Json, arrival: number): void {
     const parsed = CheckpointMessage.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      this.findings.push(
-        finding(
-          "BAD_FORMAT",
-          `not a checkpoint: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
-          {
-            position: msg.position,
-            ...originOf(msg),
-          },
-        ),
-      );
+      this.schemaFailure(msg, "checkpoint", parsed.error);
       return;
     }
     const c = parsed.data;

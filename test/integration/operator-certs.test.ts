@@ -5,13 +5,13 @@ import { X509Certificate } from "node:crypto";
 import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issue } from "../../operator/webhook/certs.ts";
-import { endpoint } from "../infra/endpoints.ts";
 import {
   adminConfig,
   createNamespace,
   type Deployment,
   deployOperator,
   installCrd,
+  minimalSpec,
   podBody,
   policyBody,
   policyRef,
@@ -52,16 +52,7 @@ describe("webhook serving certificate renewal", () => {
     await createNamespace(kc, namespace);
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       ...policyRef(namespace),
-      body: policyBody(
-        "p",
-        {
-          selector: { matchLabels: { app: "p" } },
-          source: { paths: ["/logs/access.log"], format: "json" },
-          sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.certs.${run}` } },
-          retention: { days: 1, replicas: 1, minInSync: 1 },
-        },
-        run,
-      ),
+      body: policyBody("p", minimalSpec("p", `it.certs.${run}`), run),
     });
   });
   afterAll(async () => {

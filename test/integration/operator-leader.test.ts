@@ -10,13 +10,13 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditPolicyStatus } from "../../operator/api/policy.ts";
 import type { Operator } from "../../operator/run.ts";
-import { endpoint } from "../infra/endpoints.ts";
 import {
   adminConfig,
   createNamespace,
   type Deployment,
   deployOperator,
   installCrd,
+  minimalSpec,
   podBody,
   policyBody,
   policyRef,
@@ -84,16 +84,7 @@ describe("leader election with two operator replicas", () => {
     await createNamespace(kc, namespace);
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       ...policyRef(namespace),
-      body: policyBody(
-        "p",
-        {
-          selector: { matchLabels: { app: "p" } },
-          source: { paths: ["/logs/access.log"], format: "json" },
-          sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.leader.${run}` } },
-          retention: { days: 1, replicas: 1, minInSync: 1 },
-        },
-        run,
-      ),
+      body: policyBody("p", minimalSpec("p", `it.leader.${run}`), run),
     });
   });
   afterAll(async () => {

@@ -5,14 +5,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "node:https";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { endpoint } from "../infra/endpoints.ts";
+import { freePort } from "../infra/process.ts";
 import {
   adminConfig,
   createNamespace,
   type Deployment,
   deployOperator,
-  freePort,
   installCrd,
+  minimalSpec,
   podBody,
   policyBody,
   policyRef,
@@ -59,16 +59,7 @@ describe("the operator process (operator/main.ts)", () => {
     });
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       ...policyRef(namespace),
-      body: policyBody(
-        "p",
-        {
-          selector: { matchLabels: { app: "p" } },
-          source: { paths: ["/logs/access.log"], format: "json" },
-          sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.main.${run}` } },
-          retention: { days: 1, replicas: 1, minInSync: 1 },
-        },
-        run,
-      ),
+      body: policyBody("p", minimalSpec("p", `it.main.${run}`), run),
     });
   });
   afterAll(async () => {

@@ -4,13 +4,13 @@
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditPolicyStatus } from "../../operator/api/policy.ts";
-import { endpoint } from "../infra/endpoints.ts";
 import {
   adminConfig,
   createNamespace,
   type Deployment,
   deployOperator,
   installCrd,
+  minimalSpec,
   podBody,
   policyBody,
   policyRef,
@@ -25,13 +25,8 @@ const run = runId();
 const namespace = `outage-${run}`;
 let deployment: Deployment;
 
-const spec = (app: string, enforcement: string) => ({
-  selector: { matchLabels: { app } },
-  source: { paths: ["/logs/access.log"], format: "json" },
-  sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.outage.${run}` } },
-  retention: { days: 1, replicas: 1, minInSync: 1 },
-  enforcement,
-});
+const spec = (app: string, enforcement: string) =>
+  minimalSpec(app, `it.outage.${run}`, { enforcement });
 
 describe("an operator outage", () => {
   beforeAll(async () => {

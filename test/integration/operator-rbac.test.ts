@@ -11,13 +11,13 @@ import {
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditPolicyStatus } from "../../operator/api/policy.ts";
-import { endpoint } from "../infra/endpoints.ts";
 import {
   adminConfig,
   createNamespace,
   type Deployment,
   deployOperator,
   installCrd,
+  minimalSpec,
   podBody,
   policyBody,
   policyRef,
@@ -48,13 +48,10 @@ describe("the operator under its shipped least-privilege RBAC", () => {
       ...policyRef(namespace),
       body: policyBody(
         "p",
-        {
-          selector: { matchLabels: { app: "p" } },
+        minimalSpec("p", `it.rbac.${run}`, {
           source: { paths: ["/logs/access.log"], format: "combined" },
-          sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.rbac.${run}` } },
-          retention: { days: 1, replicas: 1, minInSync: 1 },
           enforcement: "Enforce",
-        },
+        }),
         run,
       ),
     });
@@ -166,13 +163,7 @@ describe("the operator under its shipped least-privilege RBAC", () => {
         ...policyRef(namespace),
         body: policyBody(
           "roll",
-          {
-            selector: { matchLabels: { app: "db" } },
-            source: { paths: ["/logs/access.log"], format: "json" },
-            sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.rbac.${run}` } },
-            retention: { days: 1, replicas: 1, minInSync: 1 },
-            rollout: { restart: ["CreatedBeforePolicy"] },
-          },
+          minimalSpec("db", `it.rbac.${run}`, { rollout: { restart: ["CreatedBeforePolicy"] } }),
           run,
         ),
       });

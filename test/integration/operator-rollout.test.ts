@@ -4,13 +4,13 @@
 // the optional rollout RBAC.
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { endpoint } from "../infra/endpoints.ts";
 import {
   adminConfig,
   createNamespace,
   type Deployment,
   deployOperator,
   installCrd,
+  minimalSpec,
   podBody,
   policyBody,
   policyRef,
@@ -89,13 +89,7 @@ describe("spec.rollout restarts the owners of uncovered pods", () => {
       ...policyRef(namespace),
       body: policyBody(
         "p",
-        {
-          selector: { matchLabels: { app: "web" } },
-          source: { paths: ["/logs/access.log"], format: "json" },
-          sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.rollout.${run}` } },
-          retention: { days: 1, replicas: 1, minInSync: 1 },
-          rollout: { restart: ["CreatedBeforePolicy"] },
-        },
+        minimalSpec("web", `it.rollout.${run}`, { rollout: { restart: ["CreatedBeforePolicy"] } }),
         run,
       ),
     });

@@ -2,8 +2,6 @@
 // loop, and an idempotent CRD install (every test file installs the same cluster-scoped CRD).
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { createServer } from "node:net";
 import {
   AdmissionregistrationV1Api,
   ApiextensionsV1Api,
@@ -26,6 +24,7 @@ import { type RbacOptions, rbacManifests } from "../../operator/rbac.ts";
 import { type Operator, type OperatorOptions, startOperator } from "../../operator/run.ts";
 import { endpoint } from "../infra/endpoints.ts";
 import { serviceAccountKubeconfig } from "../infra/kube.ts";
+import { freePort } from "../infra/process.ts";
 
 export function adminConfig(): KubeConfig {
   const kc = new KubeConfig();
@@ -104,6 +103,17 @@ export const policyRef = (namespace: string) => ({
 /** The label a test's operator selects its policies by (tests share one API server). */
 export const INSTANCE_LABEL = "auditready.dev/test-instance";
 
+/** The smallest valid spec the tests need: pods labelled app=<app>, JSON logs, a topic on the test broker. */
+export function minimalSpec(app: string, topic: string, extra: Record<string, unknown> = {}) {
+  return {
+    selector: { matchLabels: { app } },
+    source: { paths: ["/logs/access.log"], format: "json" },
+    sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic } },
+    retention: { days: 1, replicas: 1, minInSync: 1 },
+    ...extra,
+  };
+}
+
 export function policyBody(name: string, spec: Record<string, unknown>, instance?: string) {
   return {
     apiVersion: `${GROUP}/${VERSION}`,
@@ -111,14 +121,6 @@ export function policyBody(name: string, spec: Record<string, unknown>, instance
     metadata: { name, ...(instance && { labels: { [INSTANCE_LABEL]: instance } }) },
     spec,
   };
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export interface Deployment {

@@ -12,13 +12,13 @@ import {
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CertificateAuthority } from "../../operator/webhook/pki.ts";
-import { endpoint } from "../infra/endpoints.ts";
 import {
   adminConfig,
   createNamespace,
   type Deployment,
   deployOperator,
   installCrd,
+  minimalSpec,
   podBody,
   policyBody,
   policyRef,
@@ -33,18 +33,12 @@ const run = runId();
 const namespace = `inject-${run}`;
 let deployment: Deployment;
 
-const spec = (
-  app: string,
-  enforcement: "Audit" | "Enforce",
-  extra: Record<string, unknown> = {},
-) => ({
-  selector: { matchLabels: { app } },
-  source: { paths: ["/var/log/app/access*.log"], format: "json" },
-  sink: { kafka: { brokers: [endpoint("kafkaBootstrap")], topic: `it.inject.${run}.${app}` } },
-  retention: { days: 1, replicas: 1, minInSync: 1 },
-  enforcement,
-  ...extra,
-});
+const spec = (app: string, enforcement: "Audit" | "Enforce", extra: Record<string, unknown> = {}) =>
+  minimalSpec(app, `it.inject.${run}.${app}`, {
+    source: { paths: ["/var/log/app/access*.log"], format: "json" },
+    enforcement,
+    ...extra,
+  });
 
 async function injectionInEffect(app: string) {
   let n = 0;

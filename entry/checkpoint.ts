@@ -37,31 +37,53 @@ export function keyName(keyId: string): string {
   return `auditready:${keyId}`;
 }
 
+// Key hashes are asked for on every checkpoint (per record in per-entry mode) for the same few
+// keys; they depend only on the name and the public key, so they are remembered.
+const keyHashes = new Map<string, Buffer>();
+
 /** C2SP key hash: SHA-256(name || "\n" || 0x01 || public key)[:4]. */
 export function noteKeyHash(name: string, publicKey: Uint8Array): Buffer {
-  return createHash("sha256")
-    .update(`${name}\n`)
-    .update(Buffer.from([1]))
-    .update(publicKey)
-    .digest()
-    .subarray(0, 4);
+  const id = `${name}\n${Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString("base64")}`;
+  let h = keyHashes.get(id);
+  if (!h) {
+    h = createHash("sha256")
+      .update(`${name}\n`)
+      .update(Buffer.from([1]))
+      .update(publicKey)
+      .digest()
+      .subarray(0, 4);
+    if (keyHashes.size > 10_000) keyHashes.clear();
+    keyHashes.set(id, h);
+  }
+  return h;
 }
 
+const LINE_BREAK = /[\n\r]/;
+
 export function noteBody(c: Checkpoint): string {
-  if (/[\n\r]/.test(c.origin) || c.origin.length === 0)
+  if (c.origin.length === 0 || LINE_BREAK.test(c.origin))
     throw new NoteError("origin must be one non-empty line");
   return `${c.origin}\n${c.size}\n${c.root.toString("base64")}\nepoch ${c.epoch}\ntime ${c.time}\n`;
 }
 
 export function signNote(c: Checkpoint, keys: readonly SigningKey[]): string {
   const body = noteBody(c);
-  const lines = keys.map((k) => {
+  const bytes = Buffer.from(body);
+  let lines = "";
+  for (const k of keys) {
     const name = keyName(k.keyId);
-    const sig = signBytes(k, Buffer.from(body));
-    return `${EM_DASH} ${name} ${Buffer.concat([noteKeyHash(name, k.publicKey), sig]).toString("base64")}\n`;
-  });
-  return `${body}\n${lines.join("")}`;
+    const blob = Buffer.allocUnsafe(68);
+    noteKeyHash(name, k.publicKey).copy(blob, 0);
+    signBytes(k, bytes).copy(blob, 4);
+    lines += `${EM_DASH} ${name} ${blob.toString("base64")}\n`;
+  }
+  return `${body}\n${lines}`;
 }
+
+const SIGNATURE_LINE = new RegExp(`^${EM_DASH} (\\S+) ([A-Za-z0-9+/=]+)$`);
+const SIZE = /^(0|[1-9]\d{0,15})$/;
+const EPOCH_LINE = /^epoch (0|[1-9]\d{0,15})$/;
+const TIME_LINE = /^time (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$/;
 
 export function parseNote(text: string): ParsedNote {
   const split = text.indexOf("\n\n");
@@ -72,13 +94,12 @@ export function parseNote(text: string): ParsedNote {
   if (!origin || !sizeText || !rootText || !epochLine || !timeLine || rest.length > 0) {
     throw new NoteError("body must be origin, size, root, epoch and time lines");
   }
-  if (!/^(0|[1-9]\d{0,15})$/.test(sizeText))
-    throw new NoteError(`bad size ${JSON.stringify(sizeText)}`);
+  if (!SIZE.test(sizeText)) throw new NoteError(`bad size ${JSON.stringify(sizeText)}`);
   const root = Buffer.from(rootText, "base64");
   if (root.length !== 32 || root.toString("base64") !== rootText)
     throw new NoteError("bad root hash");
-  const epoch = /^epoch (0|[1-9]\d{0,15})$/.exec(epochLine)?.[1];
-  const time = /^time (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$/.exec(timeLine)?.[1];
+  const epoch = EPOCH_LINE.exec(epochLine)?.[1];
+  const time = TIME_LINE.exec(timeLine)?.[1];
   if (epoch === undefined || time === undefined) throw new NoteError("bad epoch or time line");
   const sigText = text.slice(split + 2);
   if (!sigText.endsWith("\n")) throw new NoteError("signature block must end with a newline");
@@ -86,7 +107,7 @@ export function parseNote(text: string): ParsedNote {
     .slice(0, -1)
     .split("\n")
     .map((line) => {
-      const m = new RegExp(`^${EM_DASH} (\\S+) ([A-Za-z0-9+/=]+)$`).exec(line);
+      const m = SIGNATURE_LINE.exec(line);
       if (!m) throw new NoteError(`bad signature line ${JSON.stringify(line.slice(0, 80))}`);
       const blob = Buffer.from(m[2] as string, "base64");
       // Only one spelling per signature: unused bits or missing padding would let the note's
@@ -102,6 +123,19 @@ export function parseNote(text: string): ParsedNote {
     body,
     signatures,
   };
+}
+
+const keyIds = new Map<string, string>();
+
+function keyIdOfCached(pub: Buffer): string {
+  const k = pub.toString("base64");
+  let id = keyIds.get(k);
+  if (id === undefined) {
+    id = keyIdOf(pub);
+    if (keyIds.size > 10_000) keyIds.clear();
+    keyIds.set(k, id);
+  }
+  return id;
 }
 
 /** The key ids among `candidates` whose valid signature the note carries. */
@@ -120,7 +154,7 @@ export function verifyNoteSignatures(
   for (const s of note.signatures) {
     const keyId = s.name.startsWith("auditready:") ? s.name.slice("auditready:".length) : "";
     const pub = candidates.get(keyId);
-    if (!pub || keyIdOf(pub) !== keyId) {
+    if (!pub || keyIdOfCached(pub) !== keyId) {
       unknown.push(s.name);
       continue;
     }

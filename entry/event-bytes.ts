@@ -31,6 +31,19 @@ function group(fields: string): string {
   return `{${fields.startsWith(",") ? fields.slice(1) : fields}}`;
 }
 
+// Strings that cannot need escaping are quoted directly; the rest go through JSON.stringify,
+// whose output for a string is exactly JCS's.
+const HEX = /^[0-9a-f]*$/;
+const hexOrEscaped = (v: string) => (HEX.test(v) ? `"${v}"` : s(v));
+const OUTCOMES: Record<string, string> = {
+  success: '"success"',
+  failure: '"failure"',
+  unknown: '"unknown"',
+};
+// The same file name heads every record of a stream: remember its encoding.
+let lastFile = "";
+let lastFileJson = '""';
+
 export function eventJson(e: AuditEvent): string {
   const who = group(
     `${opt("actor", e.who.actor, false)}${opt("actorType", e.who.actorType, false)}${e.who.roles ? `,"roles":${strings(e.who.roles)}` : ""}`,
@@ -42,11 +55,18 @@ export function eventJson(e: AuditEvent): string {
   const where = group(
     `${opt("requestId", e.where.requestId, false)}${opt("sourceIp", e.where.sourceIp, false)}${opt("userAgent", e.where.userAgent, false)}`,
   );
-  const result = `{"outcome":${s(e.result.outcome)}${opt("statusCode", e.result.statusCode, false)}}`;
+  const result = `{"outcome":${OUTCOMES[e.result.outcome] ?? s(e.result.outcome)}${opt("statusCode", e.result.statusCode, false)}}`;
   const src = e.source;
-  const source = `{"file":${s(src.file)},"length":${src.length},"lineHash":${s(src.lineHash)},"offset":${src.offset}}`;
-  return `{"k8s":${identity(e.k8s)},"raw":${s(e.raw)}${e.rawTruncated ? ',"rawTruncated":true' : ""},"redactions":${strings(e.redactions)},"result":${result},"source":${source},"violations":${strings(e.violations)},"what":${what},"when":${when},"where":${where},"who":${who}}`;
+  if (src.file !== lastFile) {
+    lastFile = src.file;
+    lastFileJson = s(src.file);
+  }
+  const source = `{"file":${lastFileJson},"length":${src.length},"lineHash":${hexOrEscaped(src.lineHash)},"offset":${src.offset}}`;
+  return `{"k8s":${identity(e.k8s)},"raw":${s(e.raw)}${e.rawTruncated ? ',"rawTruncated":true' : ""},"redactions":${e.redactions.length === 0 ? "[]" : strings(e.redactions)},"result":${result},"source":${source},"violations":${e.violations.length === 0 ? "[]" : strings(e.violations)},"what":${what},"when":${when},"where":${where},"who":${who}}`;
 }
+
+let lastOrigin = "";
+let lastOriginJson = '""';
 
 export function logLeafJson(
   origin: string,
@@ -55,5 +75,9 @@ export function logLeafJson(
   prev: string | null,
   e: AuditEvent,
 ): string {
-  return `{"epoch":${epoch},"event":${eventJson(e)},"origin":${s(origin)},"prev":${prev === null ? "null" : s(prev)},"seq":${seq},"type":"log","v":1}`;
+  if (origin !== lastOrigin) {
+    lastOrigin = origin;
+    lastOriginJson = s(origin);
+  }
+  return `{"epoch":${epoch},"event":${eventJson(e)},"origin":${lastOriginJson},"prev":${prev === null ? "null" : hexOrEscaped(prev)},"seq":${seq},"type":"log","v":1}`;
 }

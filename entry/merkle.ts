@@ -6,27 +6,42 @@ import { createHash, hash } from "node:crypto";
 
 export type Hash = Buffer;
 
-// One-shot hashing of one buffer is much cheaper than a Hash object per call; the prefix
-// byte is copied in front rather than fed separately.
+/**
+ * SHA-256 as a 32-byte Buffer. One-shot `crypto.hash` is much cheaper than a Hash object per
+ * call, and asking it for a latin1 ("binary") string and copying that into a pooled Buffer is about three
+ * times cheaper again than its "buffer" output (on Node 24 that allocates a fresh ArrayBuffer
+ * per call; measured with bench:entry). Leaf and node hashes are the sealer's and the
+ * verifier's hottest calls, so this matters.
+ */
+export function sha256(data: Uint8Array): Hash {
+  const out = Buffer.allocUnsafe(32);
+  out.write(hash("sha256", data, "binary"), 0, 32, "latin1");
+  return out;
+}
+
+// The prefix byte is copied in front rather than fed separately: one native call.
 export function leafHash(bytes: Uint8Array): Hash {
   const buf = Buffer.allocUnsafe(bytes.length + 1);
   buf[0] = 0;
   buf.set(bytes, 1);
-  return hash("sha256", buf, "buffer");
+  return sha256(buf);
 }
 
 /** The leaf hash of bytes that already carry the 0x00 prefix. */
 export function hashPrefixedLeaf(prefixed: Uint8Array): Hash {
   if (prefixed[0] !== 0) throw new Error("leaf bytes must start with the 0x00 prefix");
-  return hash("sha256", prefixed, "buffer");
+  return sha256(prefixed);
 }
 
+// One scratch buffer for node inputs: the hash is computed before nodeHash returns, so reuse
+// is safe (single-threaded) and saves an allocation per node.
+const nodeInput = Buffer.alloc(65);
+nodeInput[0] = 1;
+
 export function nodeHash(left: Hash, right: Hash): Hash {
-  const buf = Buffer.allocUnsafe(65);
-  buf[0] = 1;
-  buf.set(left, 1);
-  buf.set(right, 33);
-  return hash("sha256", buf, "buffer");
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 33);
+  return sha256(nodeInput);
 }
 
 export const EMPTY_ROOT: Hash = createHash("sha256").digest();

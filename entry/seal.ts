@@ -92,7 +92,11 @@ export class StreamSealer {
   private pending = 0;
   private pendingSince = 0;
   private lastCheckpointAt = 0;
-  private saved: StreamState;
+  private saved: StreamState | null = null;
+  /** The tree as of the last checkpoint; `state()` encodes it when asked. */
+  private sealedRange: { size: number; hashes: Buffer[] };
+  private sealedPrev: string | null;
+  private sealedNote: string;
   private closed = false;
   private lastRangeSize = -1;
 
@@ -118,6 +122,9 @@ export class StreamSealer {
       prev: null,
       checkpoint: "",
     };
+    this.sealedRange = { size: this.range.size, hashes: [...this.range.hashes] };
+    this.sealedPrev = this.prev;
+    this.sealedNote = this.saved.checkpoint;
   }
 
   /**
@@ -213,6 +220,17 @@ export class StreamSealer {
 
   /** The state as of the last checkpoint: persist it once that checkpoint is acknowledged. */
   state(): StreamState {
+    this.saved ??= {
+      v: 1,
+      origin: this.origin,
+      epoch: this.epoch,
+      range: {
+        size: this.sealedRange.size,
+        hashes: this.sealedRange.hashes.map((h) => h.toString("base64")),
+      },
+      prev: this.sealedPrev,
+      checkpoint: this.sealedNote,
+    };
     return this.saved;
   }
 
@@ -256,34 +274,58 @@ export class StreamSealer {
       },
       [this.key],
     );
-    const range = this.range.toJSON();
+    const size = this.range.size;
     // The compact range costs log2(size) hashes: carry it now and then, not in every checkpoint.
-    const withRange = this.lastRangeSize < 0 || range.size - this.lastRangeSize >= RANGE_EVERY;
-    if (withRange) this.lastRangeSize = range.size;
-    const message: CheckpointMessage = {
-      v: 1,
-      type: "checkpoint",
-      origin: this.origin,
-      epoch: this.epoch,
-      note,
-      ...(withRange ? { range } : {}),
-    };
+    const withRange = this.lastRangeSize < 0 || size - this.lastRangeSize >= RANGE_EVERY;
+    if (withRange) this.lastRangeSize = size;
     this.pending = 0;
     this.lastCheckpointAt = now;
-    this.saved = {
-      v: 1,
-      origin: this.origin,
-      epoch: this.epoch,
-      range,
-      prev: this.prev,
-      checkpoint: note,
-    };
+    this.sealedRange = { size, hashes: [...this.range.hashes] };
+    this.sealedPrev = this.prev;
+    this.sealedNote = note;
+    this.saved = null;
     return {
       kind: "checkpoint",
       type: "checkpoint",
       key: this.origin,
-      value: canonicalBytes(message),
-      seq: range.size,
+      value: checkpointBytes(this.origin, this.epoch, note, withRange ? this.range : undefined),
+      seq: size,
     };
   }
+}
+
+/**
+ * The canonical bytes of a checkpoint message, written in JCS key order (epoch, note, origin,
+ * range, type, v): in per-entry mode this runs once per record. A unit test holds it equal to
+ * canonicalBytes() of the same message.
+ */
+export function checkpointBytes(
+  origin: string,
+  epoch: number,
+  note: string,
+  range?: CompactRange,
+): Buffer {
+  const r = range
+    ? `"range":{"hashes":[${range.hashes.map((h) => `"${h.toString("base64")}"`).join(",")}],"size":${range.size}},`
+    : "";
+  return Buffer.from(
+    `{"epoch":${epoch},"note":${JSON.stringify(note)},"origin":${JSON.stringify(origin)},${r}"type":"checkpoint","v":1}`,
+  );
+}
+
+/** The checkpoint message as an object, for tests and tools that build one by hand. */
+export function checkpointMessage(
+  origin: string,
+  epoch: number,
+  note: string,
+  range?: CompactRange,
+): CheckpointMessage {
+  return {
+    v: 1,
+    type: "checkpoint",
+    origin,
+    epoch,
+    note,
+    ...(range ? { range: range.toJSON() } : {}),
+  };
 }

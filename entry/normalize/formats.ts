@@ -174,9 +174,19 @@ export function lineParser(format: LineFormat, pattern?: string): LineParser {
 
 /** A value at a dotted path; an exact key with dots in it wins over descending. */
 export function getPath(values: Parsed, path: string): unknown {
+  return descend(values, path, path.split("."));
+}
+
+/** getPath with the path split once, for paths read on every line. */
+export function pathGetter(path: string): (values: Parsed) => unknown {
+  const parts = path.split(".");
+  return parts.length === 1 ? (values) => values[path] : (values) => descend(values, path, parts);
+}
+
+function descend(values: Parsed, path: string, parts: readonly string[]): unknown {
   if (path in values) return values[path];
   let cur: unknown = values;
-  for (const part of path.split(".")) {
+  for (const part of parts) {
     if (typeof cur !== "object" || cur === null || Array.isArray(cur)) return undefined;
     cur = (cur as Parsed)[part];
   }

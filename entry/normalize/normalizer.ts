@@ -3,10 +3,16 @@
 // becomes an event with violations and its (redacted, truncated) raw text. The hash of the
 // original bytes is kept, so redaction and truncation never cost the evidence its anchor.
 // Deterministic: the same bytes, source and options give the same event.
+import { isAscii } from "node:buffer";
 import { hash } from "node:crypto";
 import type { AuditEvent, KubernetesIdentity } from "../record.ts";
-import { getPath, lineParser, type Parsed, setPath } from "./formats.ts";
-import { type AuditField, compilePolicyRegex, type NormalizeOptions } from "./options.ts";
+import { getPath, lineParser, type Parsed, pathGetter, setPath } from "./formats.ts";
+import {
+  AUDIT_FIELDS,
+  type AuditField,
+  compilePolicyRegex,
+  type NormalizeOptions,
+} from "./options.ts";
 import { parseEventTime } from "./time.ts";
 
 export interface LineSource {
@@ -33,14 +39,21 @@ export function createNormalizer(
 ): Normalizer {
   const parser = lineParser(options.format, options.pattern);
   const fieldPath = (f: AuditField): string | undefined => options.fields[f] ?? parser.defaults[f];
+  // Paths are split once here, not per line: this runs for every field of every record.
+  const getters = {} as Record<AuditField, ((v: Parsed) => unknown) | undefined>;
+  for (const f of AUDIT_FIELDS) {
+    const path = fieldPath(f);
+    getters[f] = path === undefined ? undefined : pathGetter(path);
+  }
   const patterns = options.redact.flatMap((r, i) =>
     "pattern" in r ? [{ index: i, re: compilePolicyRegex(r.pattern, "g") }] : [],
   );
   const fieldRules = options.redact.flatMap((r) => ("field" in r ? [r.field] : []));
   const excludes = options.exclude.map((e) => ({
-    field: e.field,
+    get: pathGetter(fieldPath(e.field as AuditField) ?? e.field),
     re: compilePolicyRegex(e.pattern),
   }));
+  const maxLineBytes = options.maxLineBytes;
 
   return (bytes, source) => {
     const violations: string[] = [];
@@ -48,11 +61,16 @@ export function createNormalizer(
     const lineHash = source.fullHash ?? hash("sha256", bytes, "hex");
     const length = source.fullLength ?? bytes.length;
     let text: string;
-    try {
-      text = utf8.decode(bytes);
-    } catch {
-      text = lenient.decode(bytes);
-      violations.push("invalid-utf8");
+    if (isAscii(bytes)) {
+      // Most access logs are ASCII: a one-byte string, no decoding, nothing to validate.
+      text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+    } else {
+      try {
+        text = utf8.decode(bytes);
+      } catch {
+        text = lenient.decode(bytes);
+        violations.push("invalid-utf8");
+      }
     }
     if (source.fullLength !== undefined && source.fullLength > bytes.length)
       violations.push("line-too-long");
@@ -65,8 +83,7 @@ export function createNormalizer(
     if (values) {
       for (let i = 0; i < excludes.length; i++) {
         const e = excludes[i] as (typeof excludes)[number];
-        const path = (fieldPath(e.field as AuditField) ?? e.field) as string;
-        const v = getPath(values, path);
+        const v = e.get(values);
         if (v !== undefined && typeof v !== "object" && e.re.test(String(v)))
           return { kind: "excluded", rule: i };
       }
@@ -93,10 +110,10 @@ export function createNormalizer(
       }
     }
     const value = (f: AuditField): unknown => {
-      const path = fieldPath(f);
-      if (!values || !path) return undefined;
-      let v = getPath(values, path);
-      if (typeof v === "string") {
+      const get = getters[f];
+      if (!values || !get) return undefined;
+      let v = get(values);
+      if (typeof v === "string" && patterns.length > 0) {
         for (const p of patterns) {
           p.re.lastIndex = 0;
           v = (v as string).replace(p.re, REDACTED);
@@ -114,7 +131,7 @@ export function createNormalizer(
 
     const statusRaw = value("statusCode");
     const statusCode =
-      typeof statusRaw === "number" || (typeof statusRaw === "string" && /^\d{3}$/.test(statusRaw))
+      typeof statusRaw === "number" || (typeof statusRaw === "string" && STATUS.test(statusRaw))
         ? Number(statusRaw)
         : undefined;
     const outcomeText = str("outcome")?.toLowerCase();
@@ -152,11 +169,11 @@ export function createNormalizer(
       result: compact({ outcome, statusCode }),
       k8s: identity,
       source: { file: source.file, offset: source.offset, length, lineHash },
-      raw: truncate(raw, options.maxLineBytes),
+      raw: truncate(raw, maxLineBytes),
       violations,
       redactions,
     };
-    if (Buffer.byteLength(raw) > options.maxLineBytes || violations.includes("line-too-long"))
+    if (longerThan(raw, maxLineBytes) || violations.includes("line-too-long"))
       event.rawTruncated = true;
     for (const f of options.required) {
       if (!present(event, f)) violations.push(`missing: ${f}`);
@@ -165,21 +182,43 @@ export function createNormalizer(
   };
 }
 
+const STATUS = /^\d{3}$/;
+
+function fieldValue(e: AuditEvent, f: AuditField): unknown {
+  switch (f) {
+    case "actor":
+      return e.who.actor;
+    case "actorType":
+      return e.who.actorType;
+    case "roles":
+      return e.who.roles;
+    case "action":
+      return e.what.action;
+    case "resource":
+      return e.what.resource;
+    case "time":
+      return e.when.time;
+    case "sourceIp":
+      return e.where.sourceIp;
+    case "userAgent":
+      return e.where.userAgent;
+    case "requestId":
+      return e.where.requestId;
+    case "outcome":
+      return e.result.outcome === "unknown" ? undefined : e.result.outcome;
+    case "statusCode":
+      return e.result.statusCode;
+  }
+}
+
 function present(e: AuditEvent, f: AuditField): boolean {
-  const v = {
-    actor: e.who.actor,
-    actorType: e.who.actorType,
-    roles: e.who.roles,
-    action: e.what.action,
-    resource: e.what.resource,
-    time: e.when.time,
-    sourceIp: e.where.sourceIp,
-    userAgent: e.where.userAgent,
-    requestId: e.where.requestId,
-    outcome: e.result.outcome === "unknown" ? undefined : e.result.outcome,
-    statusCode: e.result.statusCode,
-  }[f];
+  const v = fieldValue(e, f);
   return v !== undefined && !(Array.isArray(v) && v.length === 0);
+}
+
+/** Whether the UTF-8 form exceeds maxBytes. n UTF-16 units take at most 3n bytes: short text skips counting. */
+function longerThan(text: string, maxBytes: number): boolean {
+  return text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes;
 }
 
 function compact<T extends Record<string, unknown>>(
@@ -194,6 +233,7 @@ function compact<T extends Record<string, unknown>>(
 
 /** Cuts at a byte limit without splitting a UTF-8 sequence. */
 function truncate(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes) return text;
   const buf = Buffer.from(text);
   if (buf.length <= maxBytes) return text;
   let end = maxBytes;

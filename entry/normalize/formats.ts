@@ -41,34 +41,38 @@ function accessLog(withAgent: boolean): LineParser {
       if (!m)
         return { ok: false, reason: `not a ${withAgent ? "combined" : "common"} access log line` };
       const [all, host, ident, user, time, request = "", status, bytes] = m;
-      const values: Parsed = {
-        remote_addr: host,
-        ident: dash(ident),
-        remote_user: dash(user),
-        time_local: time,
-        request: unbackslash(request),
-        status: status === "-" ? undefined : Number(status),
-        body_bytes_sent: bytes === "-" ? undefined : Number(bytes),
-      };
+      // Only defined values go in: deleting keys later would slow every later read.
+      const values: Parsed = { remote_addr: host };
+      const id = dash(ident);
+      if (id !== undefined) values.ident = id;
+      const remoteUser = dash(user);
+      if (remoteUser !== undefined) values.remote_user = remoteUser;
+      values.time_local = time;
+      const req = unbackslash(request);
+      values.request = req;
+      if (status !== "-") values.status = Number(status);
+      if (bytes !== "-") values.body_bytes_sent = Number(bytes);
       // "METHOD path PROTOCOL"; the path may itself hold escaped quotes and spaces.
-      const parts = unbackslash(request).split(" ");
+      const parts = req.split(" ");
       const protocol =
-        parts.length > 2 && /^HTTP\//.test(parts[parts.length - 1] ?? "") ? parts.pop() : undefined;
+        parts.length > 2 && (parts[parts.length - 1] ?? "").startsWith("HTTP/")
+          ? parts.pop()
+          : undefined;
       const method = parts.shift();
-      Object.assign(values, {
-        method,
-        path: parts.length > 0 ? parts.join(" ") : undefined,
-        protocol,
-      });
+      if (method !== undefined) values.method = method;
+      if (parts.length > 0) values.path = parts.length === 1 ? parts[0] : parts.join(" ");
+      if (protocol !== undefined) values.protocol = protocol;
       if (withAgent) {
         // nginx writes combined lines without the two quoted fields now and then: keep them.
         const t = COMBINED_TAIL.exec(line.slice(all.length));
         if (t) {
-          values.http_referer = dash(unbackslash(t[1] ?? ""));
-          values.http_user_agent = dash(unbackslash(t[2] ?? ""));
+          const referer = dash(unbackslash(t[1] ?? ""));
+          if (referer !== undefined) values.http_referer = referer;
+          const agent = dash(unbackslash(t[2] ?? ""));
+          if (agent !== undefined) values.http_user_agent = agent;
         }
       }
-      return { ok: true, values: dropUndefined(values) };
+      return { ok: true, values };
     },
     defaults: {
       actor: "remote_user",
@@ -87,7 +91,7 @@ function dash(v: string | undefined): string | undefined {
 }
 
 function unbackslash(s: string): string {
-  return s.replace(/\\(.)/g, "$1");
+  return s.includes("\\") ? s.replace(/\\(.)/g, "$1") : s;
 }
 
 function dropUndefined(v: Parsed): Parsed {

@@ -74,12 +74,12 @@ let memoAssumedUtc = false;
 /** The memo key and fraction digits of an ISO (fraction at 19) or access-log (at 20) time. */
 function splitFraction(text: string): { key: string; fraction: string } | undefined {
   const at = text[19] === "." || text[19] === "," ? 19 : text[20] === "." ? 20 : -1;
-  if (at < 0) return undefined;
+  if (at < 0) return { key: `N${text}`, fraction: "" };
   let end = at + 1;
   while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
   const fraction = text.slice(at + 1, end);
   if (fraction.length < 1 || fraction.length > 9) return undefined;
-  return { key: `${text.slice(0, at + 1)}\u0000${text.slice(end)}`, fraction };
+  return { key: `F${text.slice(0, at + 1)}\u0000${text.slice(end)}`, fraction };
 }
 
 export function parseEventTime(value: unknown): ParsedTime | undefined {

@@ -687,8 +687,10 @@ class StreamCheck {
         },
       );
     }
+    // Only orphans can be replays: the set of placed sources is built only when there are any.
     const placedSources = new Set<string>();
-    for (const l of slots.values()) if (l.source) placedSources.add(l.source);
+    if (orphaned.length > 0)
+      for (const l of slots.values()) if (l.source) placedSources.add(l.source);
     const replayed = orphaned.filter((o) => o.source && placedSources.has(o.source)).length;
     if (replayed > 0) {
       this.report(

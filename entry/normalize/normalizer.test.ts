@@ -167,4 +167,25 @@ describe("the sealer's direct writer of log records", () => {
       { numRuns: 400 },
     );
   });
+
+  it("does not depend on the key order of the event it is given, nor trust prev", async () => {
+    const { logLeafJson } = await import("../event-bytes.ts");
+    const event = {
+      where: { userAgent: "ua", requestId: "r-1", sourceIp: "10.0.0.1" },
+      who: { roles: ["b", "a"], actorType: "user", actor: "alice" },
+      what: { resource: "/x", action: "GET" },
+      when: { time: "2026-11-23T10:00:00.000Z" },
+      result: { statusCode: 404, outcome: "failure" as const },
+      source: { offset: 7, lineHash: "ab".repeat(32), length: 3, file: "/f" },
+      violations: ["missing: actor"],
+      redactions: ["pattern:0"],
+      rawTruncated: true as const,
+      raw: 'a "quoted" \u2028 line',
+      k8s: { ...identity },
+    };
+    for (const prev of [null, "0f".repeat(32), 'not "hex"']) {
+      const record = { v: 1, origin: "o\n", epoch: 2, seq: 9, prev, type: "log", event };
+      expect(logLeafJson("o\n", 2, 9, prev, event)).toBe(canonicalize(record));
+    }
+  });
 });

@@ -3,16 +3,13 @@
 // client is rebuilt, re-reading its credentials, after an authentication or TLS failure, so
 // a fixed Secret heals the sidecar without a restart. kafkajs retries briefly inside a call;
 // longer outages are the caller's (the spool's) to ride out with the one backoff policy.
+// kafkajs is required only after kafkajs-fast.ts put its faster internals in the module cache
+// (a static import of kafkajs would load it first: ESM links CommonJS imports before it runs).
+import "./kafkajs-fast.ts";
+import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import { constants, gzip, unzip } from "node:zlib";
-import kafkajs, {
-  CompressionTypes,
-  type ICustomPartitioner,
-  Kafka,
-  type logCreator,
-  logLevel,
-  type Producer,
-} from "kafkajs";
+import type { ICustomPartitioner, logCreator, Producer } from "kafkajs";
 import type { z } from "zod";
 import type { KafkaSink as KafkaSinkConfig } from "../config/schema.ts";
 import { SidecarError } from "../errors.ts";
@@ -33,6 +30,9 @@ export interface KafkaSinkOptions {
 
 // kafkajs gzips at zlib's default level 6; level 1 costs a fraction of the CPU for slightly
 // larger batches, and any gzip reader (every Kafka client) reads it the same.
+const kafkajs = createRequire(import.meta.url)("kafkajs") as typeof import("kafkajs");
+const { CompressionTypes, Kafka, logLevel } = kafkajs;
+
 const gzipFast = promisify(gzip);
 const gunzip = promisify(unzip);
 // CompressionCodecs is not among the names Node detects on kafkajs' CommonJS exports.
@@ -113,7 +113,8 @@ export class KafkaSink implements Sink {
         acks: -1,
         compression:
           this.settings.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
-        messages: batch.map((m) => ({ key: m.key, value: m.value })),
+        // kafkajs copies each message into its own record object; it never changes these.
+        messages: batch as SinkMessage[],
       });
       return { where: "kafka", count: batch.length, bytes };
     } catch (err) {

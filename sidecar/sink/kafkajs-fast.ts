@@ -1,0 +1,323 @@
+// Faster drop-ins for three kafkajs 2.2.4 internals on the produce path, installed into the
+// CommonJS module cache before kafkajs loads (so import this module before "kafkajs"). They write
+// the same bytes as the originals (unit-tested against them); what changes is the work:
+// - groupMessagesPerPartition built each partition's array with `[...current, message]`, a copy
+//   per message: O(n^2) time and garbage per batch (a 4,000-record batch made ~64 MB of arrays);
+// - a record was encoded through a 512-byte zero-filled Encoder that doubled (and zero-filled)
+//   to fit a ~1 KB value, and every varint went through a fresh Buffer (and Long for the
+//   timestamp); here one buffer of the exact size is written in place;
+// - the records of a batch were concatenated through another doubling Encoder before
+//   compression; here one Buffer.concat of the exact size.
+// kafkajs is unmaintained (2.2.4 is its last release); on any other version, or when kafkajs
+// was loaded first, nothing is installed and the stock code runs (`kafkajsFastPaths` says which).
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+interface EncoderLike {
+  buf: Buffer;
+  offset: number;
+  readonly buffer: Buffer;
+}
+type EncoderClass = new (initialSize?: number) => EncoderLike;
+
+export interface RecordInput {
+  offsetDelta?: number;
+  timestampDelta?: unknown;
+  key?: Buffer | string | null;
+  value?: Buffer | string | null;
+  headers?: Record<string, unknown>;
+}
+
+interface PartitionArgs<M> {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: M[];
+  partitioner: (args: { topic: string; partitionMetadata: unknown[]; message: M }) => number;
+}
+
+/** kafkajs' groupMessagesPerPartition, linear: same grouping, same order, same object shape. */
+export function groupMessagesPerPartition<M>({
+  topic,
+  partitionMetadata,
+  messages,
+  partitioner,
+}: PartitionArgs<M>): Record<string, M[]> {
+  const result: Record<string, M[]> = {};
+  if (partitionMetadata.length === 0) return result;
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    const list = result[partition];
+    if (list) list.push(message);
+    else result[partition] = [message];
+  }
+  return result;
+}
+
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+
+/** Bytes of a zigzag varint of a 32-bit signed integer. */
+function varIntSize(value: number): number {
+  let u = ((value << 1) ^ (value >> 31)) >>> 0;
+  let n = 1;
+  while (u >= 0x80) {
+    n++;
+    u >>>= 7;
+  }
+  return n;
+}
+
+function writeVarInt(buf: Buffer, at: number, value: number): number {
+  let u = ((value << 1) ^ (value >> 31)) >>> 0;
+  while (u >= 0x80) {
+    buf[at++] = (u & 0x7f) | 0x80;
+    u >>>= 7;
+  }
+  buf[at++] = u;
+  return at;
+}
+
+const noHeaders = (h: Record<string, unknown> | undefined) => {
+  if (h === undefined) return true;
+  for (const _ in h) return false;
+  return true;
+};
+
+/**
+ * Builds the fast record encoder around kafkajs' own Encoder class (so the result is an Encoder
+ * for everything downstream) and its stock Record for the cases it does not cover (headers,
+ * timestamps outside 32 bits).
+ */
+export function fastRecord(
+  Encoder: EncoderClass,
+  stock: (r: RecordInput) => EncoderLike,
+): (r: RecordInput) => EncoderLike {
+  let lastKey: string | undefined;
+  let lastKeyBytes = Buffer.alloc(0);
+  const bytesOf = (v: Buffer | string): Buffer => {
+    if (typeof v !== "string") return v;
+    if (v !== lastKey) {
+      lastKey = v;
+      lastKeyBytes = Buffer.from(v);
+    }
+    return lastKeyBytes;
+  };
+  return (r) => {
+    const ts = r.timestampDelta ?? 0;
+    const offsetDelta = r.offsetDelta ?? 0;
+    const key = r.key ?? null;
+    const value = r.value ?? null;
+    if (
+      typeof ts !== "number" ||
+      !Number.isInteger(ts) ||
+      ts < INT32_MIN ||
+      ts > INT32_MAX ||
+      !Number.isInteger(offsetDelta) ||
+      offsetDelta < INT32_MIN ||
+      offsetDelta > INT32_MAX ||
+      !noHeaders(r.headers) ||
+      (key !== null && typeof key !== "string" && !Buffer.isBuffer(key)) ||
+      (value !== null && typeof value !== "string" && !Buffer.isBuffer(value))
+    ) {
+      return stock(r);
+    }
+    const k = key === null ? null : bytesOf(key);
+    const v = value === null ? null : typeof value === "string" ? Buffer.from(value) : value;
+    const kSize = k === null ? 1 : varIntSize(k.length) + k.length;
+    const vSize = v === null ? 1 : varIntSize(v.length) + v.length;
+    // attributes, timestamp delta (a varlong: the same bytes as a varint within 32 bits),
+    // offset delta, key, value, header count (0).
+    const body = 1 + varIntSize(ts) + varIntSize(offsetDelta) + kSize + vSize + 1;
+    const size = varIntSize(body) + body;
+    const buf = Buffer.allocUnsafe(size);
+    let at = writeVarInt(buf, 0, body);
+    buf[at++] = 0;
+    at = writeVarInt(buf, at, ts);
+    at = writeVarInt(buf, at, offsetDelta);
+    if (k === null) at = writeVarInt(buf, at, -1);
+    else {
+      at = writeVarInt(buf, at, k.length);
+      at += k.copy(buf, at);
+    }
+    if (v === null) at = writeVarInt(buf, at, -1);
+    else {
+      at = writeVarInt(buf, at, v.length);
+      at += v.copy(buf, at);
+    }
+    buf[at++] = 0;
+    return asEncoder(Encoder, buf);
+  };
+}
+
+/** An Encoder holding exactly `buf` (what kafkajs would have after writing those bytes). */
+function asEncoder(Encoder: EncoderClass, buf: Buffer): EncoderLike {
+  const e = Object.create(Encoder.prototype) as EncoderLike;
+  e.buf = buf;
+  e.offset = buf.length;
+  return e;
+}
+
+interface Codec {
+  compress(encoder: EncoderLike): Promise<Buffer>;
+}
+
+export interface RecordBatchInput {
+  compression?: number;
+  firstOffset?: unknown;
+  firstTimestamp?: unknown;
+  maxTimestamp?: unknown;
+  partitionLeaderEpoch?: number;
+  lastOffsetDelta?: number;
+  transactional?: boolean;
+  producerId?: unknown;
+  producerEpoch?: number;
+  firstSequence?: number;
+  records?: EncoderLike[];
+}
+
+interface Deps {
+  Encoder: EncoderClass;
+  Long: { fromInt(n: number): unknown; fromValue(v: unknown): unknown };
+  crc32C: (b: Buffer) => number;
+  lookupCodec: (type: number) => Codec | null;
+  COMPRESSION_CODEC_MASK: number;
+  MAGIC_BYTE: number;
+}
+
+/** kafkajs' RecordBatch (v0 of the record batch format, magic 2), records joined in one copy. */
+export function fastRecordBatch(d: Deps): (b: RecordBatchInput) => Promise<EncoderLike> {
+  type Writer = EncoderLike & {
+    writeInt8(v: number): Writer;
+    writeInt16(v: number): Writer;
+    writeInt32(v: number): Writer;
+    writeUInt32(v: number): Writer;
+    writeInt64(v: unknown): Writer;
+    writeBuffer(v: Buffer): Writer;
+    writeBytes(v: Buffer): Writer;
+    writeEncoder(v: EncoderLike): Writer;
+  };
+  const writer = (size?: number) => new d.Encoder(size) as Writer;
+  return async ({
+    compression = 0,
+    firstOffset = d.Long.fromInt(0),
+    firstTimestamp = Date.now(),
+    maxTimestamp = Date.now(),
+    partitionLeaderEpoch = 0,
+    lastOffsetDelta = 0,
+    transactional = false,
+    producerId = d.Long.fromValue(-1),
+    producerEpoch = 0,
+    firstSequence = 0,
+    records = [],
+  }) => {
+    const attributes = (compression & d.COMPRESSION_CODEC_MASK) | (transactional ? 16 : 0);
+    const joined = Buffer.concat(records.map((r) => r.buffer));
+    let payload: Buffer = joined;
+    if (compression !== 0) {
+      const codec = d.lookupCodec(compression);
+      if (!codec) throw new Error(`no codec for compression ${compression}`);
+      payload = await codec.compress(asEncoder(d.Encoder, joined));
+    }
+    const batchBody = writer(61 + payload.length)
+      .writeInt16(attributes)
+      .writeInt32(lastOffsetDelta)
+      .writeInt64(firstTimestamp)
+      .writeInt64(maxTimestamp)
+      .writeInt64(producerId)
+      .writeInt16(producerEpoch)
+      .writeInt32(firstSequence)
+      .writeInt32(records.length)
+      .writeBuffer(payload);
+    const batch = writer(16 + batchBody.offset)
+      .writeInt32(partitionLeaderEpoch)
+      .writeInt8(d.MAGIC_BYTE)
+      .writeUInt32(d.crc32C(batchBody.buffer))
+      .writeEncoder(batchBody);
+    return writer(16 + batch.offset)
+      .writeInt64(firstOffset)
+      .writeBytes(batch.buffer);
+  };
+}
+
+const ORIGINAL = Symbol.for("auditready.kafkajs-fast.original");
+
+/** Puts `exports` in the module cache for `path`; it remembers what it replaced. */
+function install(path: string, exports: object): void {
+  const resolved = require.resolve(path);
+  Object.defineProperty(exports, ORIGINAL, { value: require(path) });
+  const Module = require("node:module") as new (
+    id: string,
+  ) => { filename: string; loaded: boolean; exports: unknown };
+  const m = new Module(resolved);
+  m.filename = resolved;
+  m.exports = exports;
+  m.loaded = true;
+  require.cache[resolved] = m as unknown as NodeJS.Module;
+}
+
+/** A module's exports as kafkajs ships them, even after install() replaced them. */
+function original<T>(path: string): T {
+  const loaded = require(path) as { [ORIGINAL]?: T };
+  return loaded[ORIGINAL] ?? (loaded as T);
+}
+
+const SRC = "kafkajs/src/protocol";
+const RECORD = `${SRC}/recordBatch/record/v0/index.js`;
+const BATCH = `${SRC}/recordBatch/v0/index.js`;
+const GROUP = "kafkajs/src/producer/groupMessagesPerPartition.js";
+
+/**
+ * The kafkajs originals and their replacements, built on the same Encoder: the tests compare
+ * their bytes.
+ */
+export function kafkajsParts() {
+  const Encoder = require(`${SRC}/encoder.js`) as EncoderClass;
+  const compression = require(`${SRC}/message/compression/index.js`) as {
+    lookupCodec: Deps["lookupCodec"];
+    COMPRESSION_CODEC_MASK: number;
+  };
+  const batch = original<{
+    RecordBatch: (b: RecordBatchInput) => Promise<EncoderLike>;
+    MAGIC_BYTE: number;
+  }>(BATCH);
+  const stock = {
+    Record: original<(r: RecordInput) => EncoderLike>(RECORD),
+    RecordBatch: batch.RecordBatch,
+    MAGIC_BYTE: batch.MAGIC_BYTE,
+    groupMessagesPerPartition: original<typeof groupMessagesPerPartition>(GROUP),
+  };
+  const fast = {
+    Record: fastRecord(Encoder, stock.Record),
+    RecordBatch: fastRecordBatch({
+      Encoder,
+      Long: require("kafkajs/src/utils/long.js") as Deps["Long"],
+      crc32C: require(`${SRC}/recordBatch/crc32C/index.js`) as Deps["crc32C"],
+      lookupCodec: compression.lookupCodec,
+      COMPRESSION_CODEC_MASK: compression.COMPRESSION_CODEC_MASK,
+      MAGIC_BYTE: stock.MAGIC_BYTE,
+    }),
+    groupMessagesPerPartition,
+  };
+  return { stock, fast };
+}
+
+export const KAFKAJS_VERSION = (require("kafkajs/package.json") as { version: string }).version;
+
+function installAll():
+  | "installed"
+  | "already-installed"
+  | "kafkajs-loaded-first"
+  | "other-version" {
+  if (KAFKAJS_VERSION !== "2.2.4") return "other-version";
+  if ((require(GROUP) as { [ORIGINAL]?: unknown })[ORIGINAL]) return "already-installed";
+  if (require.cache[require.resolve("kafkajs")]) return "kafkajs-loaded-first";
+  const { stock, fast } = kafkajsParts();
+  install(RECORD, fast.Record);
+  install(BATCH, { RecordBatch: fast.RecordBatch, MAGIC_BYTE: stock.MAGIC_BYTE });
+  install(GROUP, fast.groupMessagesPerPartition);
+  return "installed";
+}
+
+/** Whether the fast paths are in use in this process, and if not, why. */
+export const kafkajsFastPaths = installAll();

@@ -21,7 +21,7 @@ import { Outbox } from "./sink/outbox.ts";
 import type { Sink } from "./sink/sink.ts";
 import { SpoolQueue } from "./spool/queue.ts";
 import { SpoolingSink } from "./spool/spooling-sink.ts";
-import { type CheckpointIntent, readIntent, uncertain, writeIntent } from "./state/intent.ts";
+import { IntentNotes, readIntent, uncertain } from "./state/intent.ts";
 import { Positions } from "./state/positions.ts";
 import { STATE_VERSION, type StateDocument } from "./state/schema.ts";
 import { loadState, StateStore } from "./state/store.ts";
@@ -44,7 +44,9 @@ export class Pipeline {
   private stopping = false;
   private lastAckedCheckpoint: number | undefined;
   private lastSinkError: SidecarError | undefined;
-  private intent: CheckpointIntent = {};
+  private intent: IntentNotes | undefined;
+  /** The newest state save in flight (saves run beside publishing, not in front of it). */
+  private saving: Promise<void> = Promise.resolve();
 
   private constructor(
     config: SidecarConfig,
@@ -79,9 +81,12 @@ export class Pipeline {
           bytes: ack.bytes,
           where: ack.where,
         });
-        await this.acknowledged(items.map((i) => i.meta));
+        this.acknowledged(items.map((i) => i.meta));
       },
-      beforePublish: (items) => this.noteIntent(items.map((i) => i.meta)),
+      // The notes were started when the checkpoints were emitted; wait for what is not on disk.
+      beforePublish: async (items) => {
+        if (items.some((i) => i.meta.commit)) await this.intent?.durable();
+      },
       onPressure: (paused) => {
         for (const t of this.tailers) paused ? t.pause() : t.resume();
         this.events.emit({ type: "backpressure", paused, reason: "unacknowledged bytes" });
@@ -118,7 +123,8 @@ export class Pipeline {
       });
     }
     const policyKey = signingKeyFromPem(pem);
-    this.intent = await readIntent(c.stateDir);
+    const intent = new IntentNotes(c.stateDir, await readIntent(c.stateDir));
+    this.intent = intent;
     const seal = {
       entries: c.signing.mode === "entry" ? 1 : c.signing.sealEvery.entries,
       millis: c.signing.sealEvery.millis,
@@ -127,7 +133,7 @@ export class Pipeline {
     for (const source of c.sources) {
       const origin = originOf(this.identity, source.container, source.paths[0] as string);
       let saved = this.streamStates[origin] ?? null;
-      if (uncertain(this.intent, origin, saved)) {
+      if (uncertain(intent.current, origin, saved)) {
         this.events.emit({ type: "state-uncertain", origin });
         saved = null;
       }
@@ -135,7 +141,13 @@ export class Pipeline {
       const stream = new AuditStream(
         sealer,
         createNormalizer(c.normalize, this.k8s(source.container)),
-        (e: Emitted, meta: Sealed) => this.outbox.add({ key: e.key, value: e.value }, meta),
+        (e: Emitted, meta: Sealed) => {
+          if (meta.commit) {
+            const { epoch, range } = meta.commit.state;
+            intent.note(meta.commit.origin, epoch, range.size);
+          }
+          this.outbox.add({ key: e.key, value: e.value }, meta);
+        },
         (e) => this.events.emit(e),
       );
       stream.opened(out);
@@ -212,6 +224,7 @@ export class Pipeline {
     let drained = await within(Promise.all(this.tailers.map((t) => t.drain())));
     for (const s of this.streams) s.end(reason);
     drained = (await within(this.outbox.flush())) && drained;
+    await this.saving;
     timers.abort();
     if (!drained) this.outbox.abort();
     await Promise.all(this.tailers.map((t) => t.stop()));
@@ -219,20 +232,7 @@ export class Pipeline {
     return drained;
   }
 
-  /** Notes the checkpoints about to be published before they are (see state/intent.ts). */
-  private async noteIntent(metas: Sealed[]): Promise<void> {
-    let changed = false;
-    for (const m of metas) {
-      if (!m.commit) continue;
-      const { epoch, range } = m.commit.state;
-      this.intent[m.commit.origin] = { epoch, size: range.size };
-      changed = true;
-    }
-    delete this.intent["*"];
-    if (changed) await writeIntent(this.config.stateDir, this.intent);
-  }
-
-  private async acknowledged(metas: Sealed[]): Promise<void> {
+  private acknowledged(metas: Sealed[]): void {
     let changed = false;
     for (const m of metas) {
       if (!m.commit) continue;
@@ -242,20 +242,22 @@ export class Pipeline {
     }
     if (!changed) return;
     this.lastAckedCheckpoint = Date.now();
-    try {
-      await this.store.save({
+    // Not awaited: the next batch goes out while this one's state is fsynced (the store
+    // coalesces saves and never goes backwards); stop() waits for the last one.
+    this.saving = this.store
+      .save({
         version: STATE_VERSION,
         savedAt: new Date().toISOString(),
         files: this.positions.snapshot(),
-        stream: { streams: this.streamStates },
+        stream: { streams: { ...this.streamStates } },
+      })
+      .catch((err) => {
+        const error =
+          err instanceof SidecarError
+            ? err
+            : new SidecarError("state", messageOf(err), { retriable: true });
+        this.events.emit({ type: "state-failed", error });
       });
-    } catch (err) {
-      const error =
-        err instanceof SidecarError
-          ? err
-          : new SidecarError("state", messageOf(err), { retriable: true });
-      this.events.emit({ type: "state-failed", error });
-    }
   }
 
   private k8s(container: string) {

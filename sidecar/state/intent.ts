@@ -3,6 +3,8 @@
 // the store that the state does not know; continuing the tree from the older state would fork
 // it (the verifier's INCONSISTENT_CHECKPOINT). With this note a restart sees that it cannot
 // know where the store ends and starts a new, unlinked tree instead: a warning, not an error.
+// The note is written when the sealer emits a checkpoint, so the write (two fsyncs) overlaps
+// the linger and the batch before it; publishing waits only for what is not yet durable.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
@@ -40,4 +42,52 @@ export function uncertain(
   if (!note) return false;
   if (!saved) return true;
   return note.epoch > saved.epoch || (note.epoch === saved.epoch && note.size > saved.range.size);
+}
+
+/**
+ * The notes of one pipeline: note() records a checkpoint as it is emitted and starts writing;
+ * durable() resolves once every note made so far is on disk (and retries a failed write).
+ * Writes are coalesced: at most one runs, and it writes the newest notes.
+ */
+export class IntentNotes {
+  private readonly stateDir: string;
+  private readonly notes: CheckpointIntent;
+  private version = 0;
+  private written = 0;
+  private writing: Promise<void> | undefined;
+
+  constructor(stateDir: string, loaded: CheckpointIntent) {
+    this.stateDir = stateDir;
+    this.notes = { ...loaded };
+  }
+
+  /** What was read at start (which streams' saved state is uncertain). */
+  get current(): CheckpointIntent {
+    return this.notes;
+  }
+
+  note(origin: string, epoch: number, size: number): void {
+    this.notes[origin] = { epoch, size };
+    // Once a note is written, an unreadable older one no longer stands for every stream.
+    delete this.notes["*"];
+    this.version++;
+    // A failure surfaces (and is retried) through durable(), before the checkpoint is sent.
+    this.durable().catch(() => undefined);
+  }
+
+  durable(): Promise<void> {
+    if (this.written >= this.version) return Promise.resolve();
+    this.writing ??= this.write().finally(() => {
+      this.writing = undefined;
+    });
+    return this.writing;
+  }
+
+  private async write(): Promise<void> {
+    while (this.written < this.version) {
+      const version = this.version;
+      await writeIntent(this.stateDir, { ...this.notes });
+      this.written = version;
+    }
+  }
 }

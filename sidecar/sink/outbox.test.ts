@@ -83,4 +83,33 @@ describe("outbox", () => {
     await outbox.flush();
     expect(pressure).toEqual([true, false]);
   });
+
+  it("group commit: while a batch is in flight the next one grows instead of lingering alone", async () => {
+    const sink = new RecordingSink();
+    const slow = sink.publish.bind(sink);
+    sink.publish = async (batch) => {
+      await new Promise((r) => setTimeout(r, 30));
+      return slow(batch);
+    };
+    const acked: number[] = [];
+    const outbox = new Outbox<number>({
+      sink,
+      maxRecords: 1_000,
+      maxBytes: 1_000_000,
+      lingerMs: 5,
+      highWaterBytes: 1_000_000,
+      onAck: (items) => {
+        acked.push(...items.map((i) => i.meta));
+      },
+    });
+    for (let i = 0; i < 120; i++) {
+      outbox.add(m(i), i);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await outbox.flush();
+    expect(acked).toEqual(Array.from({ length: 120 }, (_, i) => i));
+    // One batch per ~30 ms send, not one per 5 ms linger.
+    expect(sink.batches.length).toBeLessThanOrEqual(12);
+    expect(sink.batches.flat()).toEqual(acked);
+  });
 });

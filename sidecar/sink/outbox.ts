@@ -1,6 +1,8 @@
-// The publish stage: collects messages into batches (up to maxRecords / maxBytes, or after
-// lingerMs), sends one batch at a time through the sink, and calls onAck with each batch's
-// items in order once the sink has acknowledged it. A rejected batch is retried, with the one
+// The publish stage: collects messages into batches (up to maxRecords / maxBytes), sends one
+// batch at a time through the sink, and calls onAck with each batch's items in order once the
+// sink has acknowledged it. Group commit: while the sink is idle a batch waits at most lingerMs
+// for more; while a batch is in flight the next one grows and goes out as soon as the sink is
+// free, so batches are small (low latency) at low rates and large (high throughput) under load. A rejected batch is retried, with the one
 // backoff policy, until it is accepted: nothing is dropped. Bytes not yet acknowledged are
 // bounded: above highWaterBytes `onPressure(true)` asks the producer to stop, below half of it
 // `onPressure(false)` lets it go on.
@@ -33,6 +35,8 @@ export class Outbox<T> {
   private readonly backoff: Backoff;
   private current: OutboxItem<T>[] = [];
   private currentBytes = 0;
+  /** When the first item of `current` came in. */
+  private currentSince = 0;
   private readonly ready: OutboxItem<T>[][] = [];
   private unacked = 0;
   private pressured = false;
@@ -63,6 +67,7 @@ export class Outbox<T> {
     ) {
       this.seal();
     }
+    if (this.current.length === 0) this.currentSince = Date.now();
     this.current.push({ message, meta });
     this.currentBytes += size;
     this.unacked += size;
@@ -71,7 +76,7 @@ export class Outbox<T> {
       this.opts.onPressure?.(true);
     }
     if (this.current.length >= this.opts.maxRecords) this.seal();
-    else this.timer ??= setTimeout(() => this.seal(), this.opts.lingerMs);
+    else if (!this.sending) this.timer ??= setTimeout(() => this.seal(), this.opts.lingerMs);
   }
 
   /** Sends what is collected now and resolves when everything handed in is acknowledged. */
@@ -94,11 +99,26 @@ export class Outbox<T> {
     this.ready.push(this.current);
     this.current = [];
     this.currentBytes = 0;
-    this.sending ??= this.drain().finally(() => {
+    this.sending ??= this.run().finally(() => {
       this.sending = undefined;
-      if (this.ready.length > 0) this.sending = this.drain();
-      else for (const wake of this.idleWaiters.splice(0)) wake();
+      if (this.ready.length === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     });
+  }
+
+  /** Sends ready batches, then what collected meanwhile (lingering only what just came in). */
+  private async run(): Promise<void> {
+    for (;;) {
+      await this.drain();
+      if (this.current.length === 0 || this.stopping.signal.aborted) return;
+      const waited = Date.now() - this.currentSince;
+      if (waited < this.opts.lingerMs) {
+        this.timer ??= setTimeout(() => this.seal(), this.opts.lingerMs - waited);
+        return;
+      }
+      this.ready.push(this.current);
+      this.current = [];
+      this.currentBytes = 0;
+    }
   }
 
   private async drain(): Promise<void> {

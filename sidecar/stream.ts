@@ -15,6 +15,9 @@ export interface Sealed {
   commit?: { points: CommitPoint[]; origin: string; state: StreamState };
 }
 
+/** The meta of every leaf (nothing to commit): one shared object, not one per record. */
+const LEAF: Sealed = Object.freeze({});
+
 export class AuditStream {
   readonly origin: string;
   private normalize: Normalizer;
@@ -59,7 +62,8 @@ export class AuditStream {
             }
           : { file: e.file, offset: e.offset };
         const n = this.normalize(e.bytes, source);
-        this.progress.set(e.source.key, { kind: "line", source: e.source, endOffset: e.endOffset });
+        // The line itself is its commit point (kind, source, endOffset): no object per line.
+        this.progress.set(e.source.key, e);
         if (n.kind === "excluded") {
           this.observe({ type: "records-excluded", records: 1 });
           continue;
@@ -100,7 +104,7 @@ export class AuditStream {
   private forward(out: Emitted[]): void {
     for (const e of out) {
       if (e.kind !== "checkpoint") {
-        this.emit(e, {});
+        this.emit(e, LEAF);
         continue;
       }
       const points = [...this.progress.values()];

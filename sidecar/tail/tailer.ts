@@ -39,6 +39,11 @@ export interface TailOptions {
   readChunkBytes?: number;
   /** Bytes read per file per cycle before others get a turn. */
   cycleBudgetBytes?: number;
+  /**
+   * After a cycle that read data, look again this soon: a file being written is followed
+   * closely (chokidar reports changes at most every 50 ms); a quiet one costs nothing.
+   */
+  followMs?: number;
 }
 
 export interface TailedFileStatus {
@@ -59,6 +64,7 @@ export class Tailer {
   private readonly dirty = new Set<string>();
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private follow: NodeJS.Timeout | undefined;
   private cycling: Promise<void> | undefined;
   private again = false;
   private pollDue = false;
@@ -145,6 +151,7 @@ export class Tailer {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.follow);
     await this.watcher?.close();
     while (this.cycling) await this.cycling;
     await Promise.all([...this.files.values()].map((f) => f.fh.close()));
@@ -182,6 +189,7 @@ export class Tailer {
     const budget = this.opts.cycleBudgetBytes ?? 262_144;
     const chunk = this.opts.readChunkBytes ?? 65_536;
     const now = Date.now();
+    let readSome = false;
     for (const f of [...this.files.values()]) {
       if (this.stopped) return;
       const out: TailEvent[] = [];
@@ -189,6 +197,7 @@ export class Tailer {
         if (!this.paused) {
           const read = await f.read(budget, chunk, out);
           if (read >= budget) this.again = true;
+          if (read > 0) readSome = true;
           if (f.eof) await f.checkTruncation(deep, out, findCopy);
         } else if (deep) {
           // Paused: still watch sizes (lag, and how much a truncation now would lose).
@@ -210,6 +219,12 @@ export class Tailer {
       this.emit(out);
     }
     if (this.flushAll && !this.again) this.flushAll = false;
+    if (readSome && !this.again && !this.paused) {
+      this.follow ??= setTimeout(() => {
+        this.follow = undefined;
+        this.wake();
+      }, this.opts.followMs ?? 5);
+    }
   }
 
   /** Looks at what is at `path` now and opens it if it is a file not yet tailed. */

@@ -38,24 +38,23 @@ export function keyName(keyId: string): string {
 }
 
 // Key hashes are asked for on every checkpoint (per record in per-entry mode) for the same few
-// keys; they depend only on the name and the public key, so they are remembered.
-const keyHashes = new Map<string, Buffer>();
+// keys; they depend only on the name and the public key, so they are remembered per key.
+const keyHashes = new WeakMap<Uint8Array, { name: string; hash: Buffer }>();
 
 /** C2SP key hash: SHA-256(name || "\n" || 0x01 || public key)[:4]. */
 export function noteKeyHash(name: string, publicKey: Uint8Array): Buffer {
-  const id = `${name}\n${Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString("base64")}`;
-  let h = keyHashes.get(id);
-  if (!h) {
-    h = createHash("sha256")
-      .update(`${name}\n`)
-      .update(Buffer.from([1]))
-      .update(publicKey)
-      .digest()
-      .subarray(0, 4);
-    if (keyHashes.size > 10_000) keyHashes.clear();
-    keyHashes.set(id, h);
-  }
-  return h;
+  const known = keyHashes.get(publicKey);
+  if (known?.name === name) return known.hash;
+  const hash = createHash("sha256")
+    .update(`${name}\n`)
+    .update(Buffer.from([1]))
+    .update(publicKey)
+    .digest()
+    .subarray(0, 4);
+  // Keyed on the key's object: keys are never changed in place. A stale entry could only make a
+  // signature look invalid, never valid: the signature itself is always checked.
+  keyHashes.set(publicKey, { name, hash });
+  return hash;
 }
 
 const LINE_BREAK = /[\n\r]/;

@@ -66,3 +66,26 @@ describe("StreamSealer.state", () => {
     expect(parseNote(again.sealer.state().checkpoint).checkpoint.size).toBe(5);
   });
 });
+
+describe("checkpoint times", () => {
+  it("are the ISO time of the clock, milliseconds included, across seconds", async () => {
+    const { parseNote } = await import("./checkpoint.ts");
+    const times = [1_795_428_000_000, 1_795_428_000_007, 1_795_428_000_999, 1_795_428_001_010, 0];
+    let i = 0;
+    const { sealer, out } = StreamSealer.open(
+      {
+        origin: "c/ns/pod/app/access.log",
+        policyKey: generateSigningKey(),
+        seal: { entries: 1, millis: 1e9, heartbeatMs: 1e9 },
+        now: () => times[Math.min(i, times.length - 1)] as number,
+      },
+      null,
+    );
+    const seen = [parseNote(JSON.parse(out[1]?.value.toString() ?? "").note).checkpoint.time];
+    for (i = 1; i < times.length; i++) {
+      const cp = sealer.appendLog(sampleEvent(i)).find((e) => e.kind === "checkpoint");
+      seen.push(parseNote(JSON.parse(cp?.value.toString() ?? "").note).checkpoint.time);
+    }
+    expect(seen).toEqual(times.map((t) => new Date(t).toISOString()));
+  });
+});

@@ -60,7 +60,21 @@ export class SealerClosedError extends Error {
   override readonly name = "SealerClosedError";
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+// Checkpoint times repeat their second many times over (per record in per-entry mode): the
+// ISO text of the last second is kept and only the milliseconds are written.
+let isoSecond = Number.NaN;
+let isoPrefix = "";
+function iso(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    const text = new Date(ms).toISOString();
+    // Years outside 0000..9999 have a longer form: no memo for them.
+    if (text.length !== 24) return text;
+    isoSecond = second;
+    isoPrefix = text.slice(0, 20);
+  }
+  return `${isoPrefix}${String(ms - second * 1000).padStart(3, "0")}Z`;
+}
 const RANGE_EVERY = 1_000;
 
 export function certifyKey(

@@ -59,20 +59,39 @@ function combinedLines(n: number): Buffer[] {
   return out;
 }
 
-/** Runs f and returns operations per CPU-second of this (single-threaded) process. */
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+
+/**
+ * Runs f RUNS times and returns the best rate in operations per CPU-second of this
+ * (single-threaded) process. Best of several, for every row and reference alike: on a shared
+ * machine a neighbour only ever makes a run slower.
+ */
 function measure(ops: number, f: () => void): { perSec: number; ms: number } {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  f();
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuSec = (cpu.user + cpu.system) / 1e6;
-  return { perSec: ops / cpuSec, ms };
+  let best = { perSec: 0, ms: 0 };
+  for (let r = 0; r < RUNS; r++) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    f();
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const perSec = ops / ((cpu.user + cpu.system) / 1e6);
+    if (perSec > best.perSec) best = { perSec, ms };
+  }
+  return best;
 }
 
 const policyKey = generateSigningKey();
 
-function seal(lines: Buffer[], format: "json" | "combined", entries: number): Emitted[] {
+/**
+ * Normalizes and seals `lines`. What the sealer emits is kept only when asked (the verify input):
+ * a sidecar publishes each message and lets it go, so the timed runs do the same.
+ */
+function seal(
+  lines: Buffer[],
+  format: "json" | "combined",
+  entries: number,
+  keep = false,
+): Emitted[] {
   const options = NormalizeOptions.parse(
     format === "json"
       ? {
@@ -104,13 +123,19 @@ function seal(lines: Buffer[], format: "json" | "combined", entries: number): Em
     null,
   );
   let offset = 0;
+  let bytes = 0;
   for (const line of lines) {
     const r = normalize(line, { file: "/var/log/app/access.log", offset });
     offset += line.length + 1;
     t++;
-    if (r.kind === "event") for (const e of sealer.appendLog(r.event)) out.push(e);
+    if (r.kind === "event")
+      for (const e of sealer.appendLog(r.event)) {
+        if (keep) out.push(e);
+        bytes += e.value.length;
+      }
   }
   for (const e of sealer.end("bench")) out.push(e);
+  if (bytes === 0) throw new Error("the sealer emitted nothing");
   return out;
 }
 
@@ -136,9 +161,8 @@ function main(): void {
     for (let i = 0; i < perEntryN; i++) sign(null, msg, key.privateKey);
   });
 
-  let sealed: Emitted[] = [];
   const sealJson = measure(N, () => {
-    sealed = seal(json, "json", 1000);
+    seal(json, "json", 1000);
   });
   const sealCombined = measure(N, () => {
     seal(combined, "combined", 1000);
@@ -146,6 +170,7 @@ function main(): void {
   const perEntry = measure(perEntryN, () => {
     seal(json.slice(0, perEntryN), "json", 1);
   });
+  const sealed = seal(json, "json", 1000, true);
   const verify = measure(sealed.length, () => {
     const v = new Verifier({
       trustedKeys: [{ publicKey: policyKey.publicKey.toString("base64") }],
@@ -161,7 +186,7 @@ function main(): void {
 
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   console.log(
-    `auditready bench:entry — ${N.toLocaleString("en-US")} lines, Node ${process.version}, ${cpu}, one core (CPU time)\n`,
+    `auditready bench:entry — ${N.toLocaleString("en-US")} lines, Node ${process.version}, ${cpu}, one core (CPU time, best of ${RUNS})\n`,
   );
   console.log("| what | rate | ratio to same-run reference | target |");
   console.log("| --- | --- | --- | --- |");

@@ -11,6 +11,7 @@ import {
   PolicyRegex,
   RedactRule,
 } from "../../entry/normalize/options.ts";
+import { HeartbeatSeconds, SealEvery, SigningMode } from "../../entry/signing.ts";
 
 export const GROUP = "auditready.dev";
 export const VERSION = "v1alpha1";
@@ -245,39 +246,9 @@ export const AuditPolicySpec = z
       .describe("Retention and durability of the policy's Kafka topic."),
     signing: z
       .object({
-        mode: z
-          .enum(["seal", "entry"])
-          .default("seal")
-          .describe(
-            "seal: a signed checkpoint every sealEvery entries or millis; entry: every record is signed.",
-          ),
-        sealEvery: z
-          .object({
-            entries: z
-              .number()
-              .int()
-              .min(1)
-              .max(1_000_000)
-              .default(1_000)
-              .describe("Seal after this many records."),
-            millis: z
-              .number()
-              .int()
-              .min(10)
-              .max(3_600_000)
-              .default(1_000)
-              .describe("Seal at least this often while records arrive."),
-          })
-          .strict()
-          .prefault({})
-          .describe("When a checkpoint is signed in seal mode."),
-        heartbeatSeconds: z
-          .number()
-          .int()
-          .min(1)
-          .max(3_600)
-          .default(30)
-          .describe("A signed heartbeat checkpoint this often when idle."),
+        mode: SigningMode,
+        sealEvery: SealEvery,
+        heartbeatSeconds: HeartbeatSeconds,
         keyRotation: z
           .string()
           .max(63)

@@ -4,6 +4,7 @@
 // downward-API env (see identity.ts) so one rendered file serves every pod of a policy.
 import { z } from "zod";
 import { NormalizeOptions } from "../../entry/normalize/options.ts";
+import { HeartbeatSeconds, SealEvery, SigningMode } from "../../entry/signing.ts";
 
 const filePath = z.string().min(1).startsWith("/", "must be an absolute path");
 
@@ -95,24 +96,9 @@ export const SidecarConfig = z
     normalize: NormalizeOptions,
     signing: z
       .object({
-        mode: z
-          .enum(["seal", "entry"])
-          .default("seal")
-          .describe("seal: a signed checkpoint every N records or T ms; entry: every record."),
-        sealEvery: z
-          .object({
-            entries: z.number().int().min(1).max(1_000_000).default(1_000),
-            millis: z.number().int().min(10).max(3_600_000).default(1_000),
-          })
-          .strict()
-          .prefault({}),
-        heartbeatSeconds: z
-          .number()
-          .int()
-          .min(1)
-          .max(3_600)
-          .default(30)
-          .describe("A signed heartbeat checkpoint this often when idle."),
+        mode: SigningMode,
+        sealEvery: SealEvery,
+        heartbeatSeconds: HeartbeatSeconds,
         policyKeyFile: filePath.describe(
           "The policy's long-term Ed25519 private key (PKCS#8 PEM, a mounted Secret).",
         ),

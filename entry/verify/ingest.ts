@@ -37,7 +37,6 @@ export interface LeafFact {
   time?: string;
   /** log: where the line came from, to recognise a source read twice. */
   source?: string;
-  eventTime?: string;
   gap?: { reason: string; file: string; lostFrom: number; lostTo: number };
 }
 
@@ -134,7 +133,6 @@ export class Ingest {
       position: msg.position,
     };
     fact.source = `${r.file}\u0000${r.offset}\u0000${r.lineHash}`;
-    if (r.time) fact.eventTime = r.time;
     this.stream(r.origin).leaves.push(fact);
   }
 
@@ -172,7 +170,6 @@ export class Ingest {
     switch (r.type) {
       case "log":
         fact.source = `${r.event.source.file}\u0000${r.event.source.offset}\u0000${r.event.source.lineHash}`;
-        if (r.event.when.time) fact.eventTime = r.event.when.time;
         break;
       case "epoch-start":
         fact.cert = r.cert;

@@ -438,7 +438,6 @@ describe("scanRecord on records", () => {
       file: r.event.source.file,
       offset: r.event.source.offset,
       lineHash: r.event.source.lineHash,
-      time: r.event.when.time,
     };
   }
 
@@ -699,7 +698,6 @@ describe("Ingest files each message as parseCanonical + zod did", () => {
       ...(leaf.type === "log"
         ? {
             source: `${leaf.event.source.file}\u0000${leaf.event.source.offset}\u0000${leaf.event.source.lineHash}`,
-            ...(leaf.event.when.time ? { eventTime: leaf.event.when.time } : {}),
           }
         : {}),
     };
@@ -721,7 +719,6 @@ describe("Ingest files each message as parseCanonical + zod did", () => {
       hash: l.hash.toString("hex"),
       prev: l.prev,
       ...(l.source === undefined ? {} : { source: l.source }),
-      ...(l.eventTime === undefined ? {} : { eventTime: l.eventTime }),
     };
   }
 

@@ -29,8 +29,6 @@ export interface LogFields {
   file: string;
   offset: number;
   lineHash: string;
-  /** event.when.time, when the record has one. */
-  time: string | undefined;
 }
 
 export type ScanResult =
@@ -259,7 +257,6 @@ class Scanner {
 
   private logFields(bytes: Uint8Array): LogFields {
     const prevStart = this.capStart[CAP_PREV] as number;
-    const timeStart = this.capStart[CAP_TIME] as number;
     return {
       origin: this.repeated(bytes, CAP_ORIGIN, 0),
       epoch: this.capNum[CAP_EPOCH] as number,
@@ -268,7 +265,6 @@ class Scanner {
       file: this.repeated(bytes, CAP_FILE, 1),
       offset: this.capNum[CAP_OFFSET] as number,
       lineHash: this.capString(bytes, CAP_LINE_HASH),
-      time: timeStart < 0 ? undefined : this.capString(bytes, CAP_TIME),
     };
   }
 

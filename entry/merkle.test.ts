@@ -4,11 +4,15 @@ import { describe, expect, it } from "vitest";
 import {
   CompactRange,
   consistencyProof,
+  digestHex,
   EMPTY_ROOT,
+  fromDigest,
   inclusionProof,
+  leafDigest,
   leafHash,
   nodeHash,
   rootOf,
+  toDigest,
   verifyConsistency,
   verifyInclusion,
 } from "./merkle.ts";
@@ -62,6 +66,16 @@ describe("RFC 6962 tree", () => {
       expect(range.root()).toEqual(rootOf(ls, 0, i + 1));
     }
     expect(CompactRange.fromJSON(range.toJSON()).root()).toEqual(range.root());
+    // The digest form the hot paths use gives the same tree.
+    const byDigest = new CompactRange();
+    for (const l of ls) byDigest.appendDigest(toDigest(leafHash(l)));
+    const byHash = new CompactRange();
+    for (const l of ls) byHash.append(leafHash(l));
+    expect(byDigest.toJSON()).toEqual(byHash.toJSON());
+    expect(fromDigest(byDigest.rootDigest())).toEqual(byHash.root());
+    expect(byDigest.clone().hashes).toEqual(byHash.hashes);
+    expect(leafDigest(ls[3] as Buffer)).toBe(toDigest(leafHash(ls[3] as Buffer)));
+    expect(digestHex(toDigest(EMPTY_ROOT))).toBe(EMPTY_ROOT.toString("hex"));
   });
 
   it("inclusion proofs verify, and fail for another leaf, index or root", () => {

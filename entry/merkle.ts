@@ -46,44 +46,109 @@ export function nodeHash(left: Hash, right: Hash): Hash {
 
 export const EMPTY_ROOT: Hash = createHash("sha256").digest();
 
+/**
+ * A SHA-256 digest as a 32-character latin1 string: the form the sealer's and the verifier's
+ * hot paths keep. A string costs no Buffer per hash (no allocation, less memory per record
+ * held), compares with ===, and `crypto.hash` returns it directly.
+ */
+export type Digest = string;
+
+export const toDigest = (h: Uint8Array): Digest =>
+  Buffer.from(h.buffer, h.byteOffset, h.length).toString("latin1");
+export const fromDigest = (d: Digest): Hash => Buffer.from(d, "latin1");
+
+/** The leaf digest of bytes that already carry the 0x00 prefix. */
+export function leafDigestPrefixed(prefixed: Uint8Array): Digest {
+  if (prefixed[0] !== 0) throw new Error("leaf bytes must start with the 0x00 prefix");
+  return hash("sha256", prefixed, "binary");
+}
+
+export function leafDigest(bytes: Uint8Array): Digest {
+  const buf = Buffer.allocUnsafe(bytes.length + 1);
+  buf[0] = 0;
+  buf.set(bytes, 1);
+  return hash("sha256", buf, "binary");
+}
+
+export function nodeDigest(left: Digest, right: Digest): Digest {
+  nodeInput.write(left, 1, 32, "latin1");
+  nodeInput.write(right, 33, 32, "latin1");
+  return hash("sha256", nodeInput, "binary");
+}
+
+const hexScratch = Buffer.alloc(32);
+
+/** Lowercase hex of a digest (the records' `prev`), without a Buffer per call. */
+export function digestHex(d: Digest): string {
+  hexScratch.write(d, 0, 32, "latin1");
+  return hexScratch.toString("hex");
+}
+
+const EMPTY_DIGEST = toDigest(EMPTY_ROOT);
+
 /** Roots of the perfect subtrees that cover [0, size), from the largest (leftmost) down. */
 export class CompactRange {
   size: number;
-  readonly hashes: Hash[];
+  readonly digests: Digest[];
 
-  constructor(size = 0, hashes: Hash[] = []) {
+  constructor(size = 0, hashes: readonly Hash[] = []) {
+    this.size = size;
+    this.digests = hashes.map(toDigest);
     if (popcount(size) !== hashes.length) {
       throw new Error(
         `compact range: size ${size} needs ${popcount(size)} hashes, got ${hashes.length}`,
       );
     }
-    this.size = size;
-    this.hashes = hashes;
+  }
+
+  static fromDigests(size: number, digests: readonly Digest[]): CompactRange {
+    const r = new CompactRange();
+    if (popcount(size) !== digests.length) {
+      throw new Error(
+        `compact range: size ${size} needs ${popcount(size)} hashes, got ${digests.length}`,
+      );
+    }
+    r.size = size;
+    r.digests.push(...digests);
+    return r;
+  }
+
+  get hashes(): Hash[] {
+    return this.digests.map(fromDigest);
   }
 
   append(leaf: Hash): void {
+    this.appendDigest(toDigest(leaf));
+  }
+
+  appendDigest(leaf: Digest): void {
     let h = leaf;
     // Merge with equal-sized subtrees: one per trailing 1 bit of size.
     for (let s = this.size; s & 1; s = Math.floor(s / 2)) {
-      h = nodeHash(this.hashes.pop() as Hash, h);
+      h = nodeDigest(this.digests.pop() as Digest, h);
     }
-    this.hashes.push(h);
+    this.digests.push(h);
     this.size++;
   }
 
   root(): Hash {
-    if (this.hashes.length === 0) return EMPTY_ROOT;
-    let h = this.hashes[this.hashes.length - 1] as Hash;
-    for (let i = this.hashes.length - 2; i >= 0; i--) h = nodeHash(this.hashes[i] as Hash, h);
+    return fromDigest(this.rootDigest());
+  }
+
+  rootDigest(): Digest {
+    const d = this.digests;
+    if (d.length === 0) return EMPTY_DIGEST;
+    let h = d[d.length - 1] as Digest;
+    for (let i = d.length - 2; i >= 0; i--) h = nodeDigest(d[i] as Digest, h);
     return h;
   }
 
   clone(): CompactRange {
-    return new CompactRange(this.size, [...this.hashes]);
+    return CompactRange.fromDigests(this.size, this.digests);
   }
 
   toJSON(): { size: number; hashes: string[] } {
-    return { size: this.size, hashes: this.hashes.map((h) => h.toString("base64")) };
+    return { size: this.size, hashes: this.digests.map(digestBase64) };
   }
 
   static fromJSON(v: { size: number; hashes: string[] }): CompactRange {
@@ -92,6 +157,11 @@ export class CompactRange {
       v.hashes.map((h) => Buffer.from(h, "base64")),
     );
   }
+}
+
+export function digestBase64(d: Digest): string {
+  hexScratch.write(d, 0, 32, "latin1");
+  return hexScratch.toString("base64");
 }
 
 function popcount(n: number): number {

@@ -7,7 +7,14 @@ import { canonicalBytes } from "./canonical.ts";
 import { signNote } from "./checkpoint.ts";
 import { logLeafJson } from "./event-bytes.ts";
 import { generateSigningKey, type SigningKey, signBytes } from "./keys.ts";
-import { CompactRange, hashPrefixedLeaf, leafHash } from "./merkle.ts";
+import {
+  CompactRange,
+  type Digest,
+  digestBase64,
+  digestHex,
+  leafDigest,
+  leafDigestPrefixed,
+} from "./merkle.ts";
 import type { AuditEvent, CheckpointMessage, KeyCert } from "./record.ts";
 
 export interface SealPolicy {
@@ -108,7 +115,7 @@ export class StreamSealer {
   private lastCheckpointAt = 0;
   private saved: StreamState | null = null;
   /** The tree as of the last checkpoint; `state()` encodes it when asked. */
-  private sealedRange: { size: number; hashes: Buffer[] };
+  private sealedRange: { size: number; digests: Digest[] };
   private sealedPrev: string | null;
   private sealedNote: string;
   private closed = false;
@@ -136,7 +143,7 @@ export class StreamSealer {
       prev: null,
       checkpoint: "",
     };
-    this.sealedRange = { size: this.range.size, hashes: [...this.range.hashes] };
+    this.sealedRange = { size: this.range.size, digests: [...this.range.digests] };
     this.sealedPrev = this.prev;
     this.sealedNote = this.saved.checkpoint;
   }
@@ -180,7 +187,7 @@ export class StreamSealer {
       `\u0000${logLeafJson(this.origin, this.epoch, seq, this.prev, event)}`,
     );
     return this.afterLeaf([
-      this.append("log", seq, prefixed.subarray(1), hashPrefixedLeaf(prefixed)),
+      this.append("log", seq, prefixed.subarray(1), leafDigestPrefixed(prefixed)),
     ]);
   }
 
@@ -240,7 +247,7 @@ export class StreamSealer {
       epoch: this.epoch,
       range: {
         size: this.sealedRange.size,
-        hashes: this.sealedRange.hashes.map((h) => h.toString("base64")),
+        hashes: this.sealedRange.digests.map(digestBase64),
       },
       prev: this.sealedPrev,
       checkpoint: this.sealedNote,
@@ -269,9 +276,9 @@ export class StreamSealer {
     return this.append(type, seq, value);
   }
 
-  private append(type: string, seq: number, value: Buffer, h: Buffer = leafHash(value)): Emitted {
-    this.range.append(h);
-    this.prev = h.toString("hex");
+  private append(type: string, seq: number, value: Buffer, d: Digest = leafDigest(value)): Emitted {
+    this.range.appendDigest(d);
+    this.prev = digestHex(d);
     if (this.pending++ === 0) this.pendingSince = this.opts.now();
     return { kind: "leaf", type, key: this.origin, value, seq };
   }
@@ -294,7 +301,7 @@ export class StreamSealer {
     if (withRange) this.lastRangeSize = size;
     this.pending = 0;
     this.lastCheckpointAt = now;
-    this.sealedRange = { size, hashes: [...this.range.hashes] };
+    this.sealedRange = { size, digests: [...this.range.digests] };
     this.sealedPrev = this.prev;
     this.sealedNote = note;
     this.saved = null;
@@ -320,7 +327,7 @@ export function checkpointBytes(
   range?: CompactRange,
 ): Buffer {
   const r = range
-    ? `"range":{"hashes":[${range.hashes.map((h) => `"${h.toString("base64")}"`).join(",")}],"size":${range.size}},`
+    ? `"range":{"hashes":[${range.digests.map((d) => `"${digestBase64(d)}"`).join(",")}],"size":${range.size}},`
     : "";
   return Buffer.from(
     `{"epoch":${epoch},"note":${JSON.stringify(note)},"origin":${JSON.stringify(origin)},${r}"type":"checkpoint","v":1}`,

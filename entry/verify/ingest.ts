@@ -9,7 +9,7 @@
 
 import type { z } from "zod";
 import type { Json, ParseLimits } from "../canonical.ts";
-import { hashPrefixedLeaf, leafHash } from "../merkle.ts";
+import { type Digest, leafDigest, leafDigestPrefixed } from "../merkle.ts";
 import { CheckpointMessage, type KeyCert, LeafRecord, type LeafType } from "../record.ts";
 import { type Finding, finding } from "./findings.ts";
 import { type LogFields, scanRecord } from "./scan.ts";
@@ -26,7 +26,8 @@ export interface LeafFact {
   seq: number;
   epoch: number;
   type: LeafType;
-  hash: Buffer;
+  /** The leaf hash (latin1 digest string). */
+  hash: Digest;
   prev: string | null;
   arrival: number;
   position: string;
@@ -111,13 +112,13 @@ export class Ingest {
    * leafHash without its fresh copy per record: the 0x00 prefix and the bytes go into one
    * reused buffer (most messages are log records, and the copies were garbage at once).
    */
-  private leafHash(bytes: Uint8Array): Buffer {
+  private leafHash(bytes: Uint8Array): Digest {
     const n = bytes.length + 1;
     if (this.scratch.length < n)
       this.scratch = Buffer.allocUnsafeSlow(Math.max(n, 2 * this.scratch.length));
     this.scratch[0] = 0;
     this.scratch.set(bytes, 1);
-    return hashPrefixedLeaf(this.scratch.subarray(0, n));
+    return leafDigestPrefixed(this.scratch.subarray(0, n));
   }
 
   /** A log record the scanner checked against the whole LogRecord schema. */
@@ -162,7 +163,7 @@ export class Ingest {
       seq: r.seq,
       epoch: r.epoch,
       type: r.type,
-      hash: leafHash(msg.value),
+      hash: leafDigest(msg.value),
       prev: r.prev,
       arrival,
       position: msg.position,

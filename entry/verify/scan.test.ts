@@ -10,7 +10,7 @@ import {
   type ParseLimits,
   parseCanonical,
 } from "../canonical.ts";
-import { leafHash } from "../merkle.ts";
+import { digestHex, leafHash } from "../merkle.ts";
 import { CheckpointMessage, LeafRecord, LogRecord } from "../record.ts";
 import { Ingest } from "./ingest.ts";
 import { scanRecord } from "./scan.ts";
@@ -716,7 +716,7 @@ describe("Ingest files each message as parseCanonical + zod did", () => {
       seq: l.seq,
       epoch: l.epoch,
       type: l.type,
-      hash: l.hash.toString("hex"),
+      hash: digestHex(l.hash),
       prev: l.prev,
       ...(l.source === undefined ? {} : { source: l.source }),
     };

@@ -5,7 +5,7 @@
 import { canonicalBytes } from "../canonical.ts";
 import { type NoteError, parseNote, verifyNoteSignatures } from "../checkpoint.ts";
 import { keyIdOf, verifyBytes } from "../keys.ts";
-import { CompactRange, type Hash } from "../merkle.ts";
+import { CompactRange, type Digest, digestHex, toDigest } from "../merkle.ts";
 import type { KeyCert } from "../record.ts";
 import { type Finding, type FindingCode, finding } from "./findings.ts";
 import type { CheckpointFact, LeafFact, StreamFacts } from "./ingest.ts";
@@ -45,7 +45,7 @@ export interface StreamResult {
 
 interface ValidCheckpoint {
   size: number;
-  root: Buffer;
+  root: Digest;
   keyId: string;
   time: string;
   epoch: number;
@@ -60,7 +60,8 @@ interface EpochInfo {
   ended: boolean;
 }
 
-const ZERO: Hash = Buffer.alloc(32);
+// Stands in for a missing leaf, so the tree can be rebuilt past a gap (it never matches).
+const ZERO: Digest = "\u0000".repeat(32);
 const DEFAULT_HEARTBEAT_MS = 30_000;
 
 export function verifyStream(facts: StreamFacts, ctx: StreamContext): StreamResult {
@@ -308,7 +309,7 @@ class StreamCheck {
       }
       valid.push({
         size: note.checkpoint.size,
-        root: note.checkpoint.root,
+        root: toDigest(note.checkpoint.root),
         keyId,
         time: note.checkpoint.time,
         epoch: c.epoch,
@@ -357,7 +358,7 @@ class StreamCheck {
         slots.set(l.seq, l);
         if (l.seq < maxPlaced) reordered++;
         maxPlaced = Math.max(maxPlaced, l.seq);
-      } else if (have.hash.equals(l.hash)) duplicates++;
+      } else if (have.hash === l.hash) duplicates++;
       else {
         this.report(
           "CONFLICT",
@@ -436,9 +437,18 @@ class StreamCheck {
     if (trusted) sizes.add(trusted.size);
     let end = Math.max(maxSeq + 1, anchor.size);
     for (const c of checkpoints) if (c.size > end) end = c.size;
-    const roots = new Map<number, Buffer>([[anchor.size, anchor.range.root()]]);
+    const roots = new Map<number, Digest>([[anchor.size, anchor.range.rootDigest()]]);
+    // The roots the checkpoints sign, by size: where the rebuilt tree matches one, its compact
+    // range is kept, so the trusted state needs no second pass over the leaves.
+    const signedRoots = new Map<number, Set<Digest>>();
+    for (const c of checkpoints) {
+      const set = signedRoots.get(c.size) ?? new Set<Digest>();
+      set.add(c.root);
+      signedRoots.set(c.size, set);
+    }
+    const rangeAt = new Map<number, CompactRange>([[anchor.size, anchor.range.clone()]]);
     const owner: string[] = [];
-    const hashes: Hash[] = [];
+    const hashes: Digest[] = [];
     const range = anchor.range.clone();
     // The key current at the anchor: the verifier's own record of it, or the anchor's signer.
     let currentKey = anchor.keyId ?? "";
@@ -459,12 +469,12 @@ class StreamCheck {
         if (missingFrom < 0) missingFrom = seq;
         owner.push(currentKey);
         hashes.push(ZERO);
-        range.append(ZERO);
+        range.appendDigest(ZERO);
       } else {
         flushMissing(seq);
         const before = seq > anchor.size ? hashes[hashes.length - 1] : undefined;
         const expected =
-          seq === 0 ? null : before && before !== ZERO ? before.toString("hex") : undefined;
+          seq === 0 ? null : before && before !== ZERO ? digestHex(before) : undefined;
         if ((seq === 0 && leaf.prev !== null) || (seq > anchor.size && expected !== leaf.prev)) {
           this.report("BROKEN_CHAIN", `seq ${seq}: prev does not match the record before it`, {
             epoch: leaf.epoch,
@@ -493,11 +503,13 @@ class StreamCheck {
           );
         }
         hashes.push(leaf.hash);
-        range.append(leaf.hash);
+        range.appendDigest(leaf.hash);
       }
       if (sizes.has(seq + 1)) {
-        roots.set(seq + 1, range.root());
+        const root = range.rootDigest();
+        roots.set(seq + 1, root);
         keyAtSize.set(seq + 1, currentKey);
+        if (signedRoots.get(seq + 1)?.has(root)) rangeAt.set(seq + 1, range.clone());
       }
     }
     flushMissing(end);
@@ -506,17 +518,15 @@ class StreamCheck {
     // Every checkpoint after a damaged record fails: they are reported as one finding.
     const mismatched: ValidCheckpoint[] = [];
     let covered = anchor.size;
-    let coveredRoot = anchor.range.root();
+    let coveredRoot = anchor.range.rootDigest();
     const matched: ValidCheckpoint[] = [];
     let lastTimeByEpoch = new Map<number, string>();
     for (const c of checkpoints) {
       if (c.size < anchor.size) continue;
       const where = { epoch: c.epoch, position: c.fact.position };
       const computed = roots.get(c.size);
-      if (!computed?.equals(c.root)) {
-        const split = checkpoints.some(
-          (o) => o !== c && o.size === c.size && !o.root.equals(c.root),
-        );
+      if (computed !== c.root) {
+        const split = checkpoints.some((o) => o !== c && o.size === c.size && o.root !== c.root);
         const beyondEpoch = c.size > (nextStart.get(c.epoch) ?? Number.POSITIVE_INFINITY);
         if (split || beyondEpoch) {
           this.report(
@@ -554,7 +564,7 @@ class StreamCheck {
     }
     if (trusted && trusted.size >= anchor.size) {
       const ours = roots.get(trusted.size);
-      if (trusted.size > end || !ours?.equals(Buffer.from(trusted.root, "base64"))) {
+      if (trusted.size > end || ours !== toDigest(Buffer.from(trusted.root, "base64"))) {
         this.report(
           "INCONSISTENT_CHECKPOINT",
           trusted.size > end
@@ -624,15 +634,16 @@ class StreamCheck {
     };
     const keys: Record<string, string> = {};
     for (const [id, k] of this.keys) keys[id] = k.key.toString("base64");
-    const finalRange = anchor.range.clone();
-    for (let i = 0; i < covered - anchor.size; i++) finalRange.append(hashes[i] as Hash);
+    // covered is anchor.size or the size of a checkpoint whose root matched: kept above.
+    const finalRange = rangeAt.get(covered);
+    if (!finalRange) throw new Error(`internal: no compact range kept at size ${covered}`);
     const trustedTree: TrustedTree | undefined =
       covered > 0
         ? {
             genesis: treeId,
             epoch: lastEpoch?.epoch ?? treeId,
             size: covered,
-            root: coveredRoot.toString("base64"),
+            root: Buffer.from(coveredRoot, "latin1").toString("base64"),
             range: finalRange.toJSON().hashes,
             checkpointTime: newest?.time ?? trusted?.checkpointTime ?? "",
             ended: lastEpoch?.ended ?? false,

@@ -57,6 +57,14 @@ describe("kafkajs fast paths", () => {
         const a = await fast.RecordBatch(args);
         const b = await stock.RecordBatch(args);
         expect(a.buffer).toEqual(b.buffer);
+        // Records that are written straight into the batch, with a stock one among them.
+        const mixed = rs.map((_, i) =>
+          i === 1
+            ? stock.Record({ key: "origin", value: Buffer.from(`{"seq":${i}}`), offsetDelta: i })
+            : fast.Record({ key: "origin", value: Buffer.from(`{"seq":${i}}`), offsetDelta: i }),
+        );
+        const c = await fast.RecordBatch({ ...args, records: mixed });
+        expect(c.buffer).toEqual(b.buffer);
       }
     }
   });

@@ -5,9 +5,9 @@
 //   per message: O(n^2) time and garbage per batch (a 4,000-record batch made ~64 MB of arrays);
 // - a record was encoded through a 512-byte zero-filled Encoder that doubled (and zero-filled)
 //   to fit a ~1 KB value, and every varint went through a fresh Buffer (and Long for the
-//   timestamp); here one buffer of the exact size is written in place;
-// - the records of a batch were concatenated through another doubling Encoder before
-//   compression; here one Buffer.concat of the exact size.
+//   timestamp); then the records of a batch were concatenated through another doubling Encoder
+//   before compression. Here a record only computes its size, and the batch writes every record
+//   straight into one buffer of the exact size: one copy of each value.
 // kafkajs is unmaintained (2.2.4 is its last release); on any other version, or when kafkajs
 // was loaded first, nothing is installed and the stock code runs (`kafkajsFastPaths` says which).
 import { createRequire } from "node:module";
@@ -15,8 +15,8 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 
 interface EncoderLike {
-  buf: Buffer;
-  offset: number;
+  readonly buf: Buffer;
+  readonly offset: number;
   readonly buffer: Buffer;
 }
 type EncoderClass = new (initialSize?: number) => EncoderLike;
@@ -85,12 +85,10 @@ const noHeaders = (h: Record<string, unknown> | undefined) => {
 };
 
 /**
- * Builds the fast record encoder around kafkajs' own Encoder class (so the result is an Encoder
- * for everything downstream) and its stock Record for the cases it does not cover (headers,
- * timestamps outside 32 bits).
+ * Builds the fast record encoder, with kafkajs' stock Record for the cases it does not cover
+ * (headers, timestamps outside 32 bits).
  */
 export function fastRecord(
-  Encoder: EncoderClass,
   stock: (r: RecordInput) => EncoderLike,
 ): (r: RecordInput) => EncoderLike {
   let lastKey: string | undefined;
@@ -124,38 +122,94 @@ export function fastRecord(
     }
     const k = key === null ? null : bytesOf(key);
     const v = value === null ? null : typeof value === "string" ? Buffer.from(value) : value;
-    const kSize = k === null ? 1 : varIntSize(k.length) + k.length;
-    const vSize = v === null ? 1 : varIntSize(v.length) + v.length;
+    return new PendingRecord(ts, offsetDelta, k, v);
+  };
+}
+
+/**
+ * One record, encoded only when written: the batch writes every record straight into its one
+ * buffer (a single copy of each value). `buf`, `offset` and `buffer` make it an Encoder for
+ * anything else, which then gets the record's own bytes.
+ */
+export class PendingRecord implements EncoderLike {
+  readonly size: number;
+  private readonly body: number;
+  private readonly ts: number;
+  private readonly offsetDelta: number;
+  private readonly key: Buffer | null;
+  private readonly value: Buffer | null;
+  private own: Buffer | undefined;
+
+  constructor(ts: number, offsetDelta: number, key: Buffer | null, value: Buffer | null) {
+    this.ts = ts;
+    this.offsetDelta = offsetDelta;
+    this.key = key;
+    this.value = value;
+    const kSize = key === null ? 1 : varIntSize(key.length) + key.length;
+    const vSize = value === null ? 1 : varIntSize(value.length) + value.length;
     // attributes, timestamp delta (a varlong: the same bytes as a varint within 32 bits),
     // offset delta, key, value, header count (0).
-    const body = 1 + varIntSize(ts) + varIntSize(offsetDelta) + kSize + vSize + 1;
-    const size = varIntSize(body) + body;
-    const buf = Buffer.allocUnsafe(size);
-    let at = writeVarInt(buf, 0, body);
+    this.body = 1 + varIntSize(ts) + varIntSize(offsetDelta) + kSize + vSize + 1;
+    this.size = varIntSize(this.body) + this.body;
+  }
+
+  /** Writes the record at `at`; returns the offset after it. */
+  writeTo(buf: Buffer, at: number): number {
+    at = writeVarInt(buf, at, this.body);
     buf[at++] = 0;
-    at = writeVarInt(buf, at, ts);
-    at = writeVarInt(buf, at, offsetDelta);
-    if (k === null) at = writeVarInt(buf, at, -1);
+    at = writeVarInt(buf, at, this.ts);
+    at = writeVarInt(buf, at, this.offsetDelta);
+    const { key, value } = this;
+    if (key === null) at = writeVarInt(buf, at, -1);
     else {
-      at = writeVarInt(buf, at, k.length);
-      at += k.copy(buf, at);
+      at = writeVarInt(buf, at, key.length);
+      at += key.copy(buf, at);
     }
-    if (v === null) at = writeVarInt(buf, at, -1);
+    if (value === null) at = writeVarInt(buf, at, -1);
     else {
-      at = writeVarInt(buf, at, v.length);
-      at += v.copy(buf, at);
+      at = writeVarInt(buf, at, value.length);
+      at += value.copy(buf, at);
     }
     buf[at++] = 0;
-    return asEncoder(Encoder, buf);
-  };
+    return at;
+  }
+
+  get buf(): Buffer {
+    if (!this.own) {
+      this.own = Buffer.allocUnsafe(this.size);
+      this.writeTo(this.own, 0);
+    }
+    return this.own;
+  }
+
+  get offset(): number {
+    return this.size;
+  }
+
+  get buffer(): Buffer {
+    return this.buf;
+  }
+}
+
+/** All records of a batch in one buffer of the exact size. */
+function joinRecords(records: readonly EncoderLike[]): Buffer {
+  let total = 0;
+  for (const r of records) total += r instanceof PendingRecord ? r.size : r.offset;
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const r of records) {
+    if (r instanceof PendingRecord) at = r.writeTo(out, at);
+    else at += r.buffer.copy(out, at);
+  }
+  return out;
 }
 
 /** An Encoder holding exactly `buf` (what kafkajs would have after writing those bytes). */
 function asEncoder(Encoder: EncoderClass, buf: Buffer): EncoderLike {
-  const e = Object.create(Encoder.prototype) as EncoderLike;
+  const e = Object.create(Encoder.prototype) as { buf: Buffer; offset: number };
   e.buf = buf;
   e.offset = buf.length;
-  return e;
+  return e as EncoderLike;
 }
 
 interface Codec {
@@ -212,7 +266,7 @@ export function fastRecordBatch(d: Deps): (b: RecordBatchInput) => Promise<Encod
     records = [],
   }) => {
     const attributes = (compression & d.COMPRESSION_CODEC_MASK) | (transactional ? 16 : 0);
-    const joined = Buffer.concat(records.map((r) => r.buffer));
+    const joined = joinRecords(records);
     let payload: Buffer = joined;
     if (compression !== 0) {
       const codec = d.lookupCodec(compression);
@@ -288,7 +342,7 @@ export function kafkajsParts() {
     groupMessagesPerPartition: original<typeof groupMessagesPerPartition>(GROUP),
   };
   const fast = {
-    Record: fastRecord(Encoder, stock.Record),
+    Record: fastRecord(stock.Record),
     RecordBatch: fastRecordBatch({
       Encoder,
       Long: require("kafkajs/src/utils/long.js") as Deps["Long"],

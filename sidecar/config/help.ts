@@ -1,7 +1,9 @@
 // `auditready-sidecar --help`: the usage, the environment and every config field, generated
 // from the zod schema (its descriptions and defaults), so the help can never drift from what
 // the loader accepts.
+
 import { z } from "zod";
+import { DEFAULT_NODE_FLAGS } from "../launch.ts";
 import { IDENTITY_ENV } from "./identity.ts";
 import { SidecarConfig } from "./schema.ts";
 
@@ -37,6 +39,8 @@ export function helpText(): string {
     ...Object.entries(IDENTITY_ENV).map(([f, v]) => `  ${v.padEnd(22)} ${f}`),
     "  AUDITREADY_LOG_LEVEL   debug | info | warn | error (default info)",
     "  AUDITREADY_GRACE_MS    drain budget after SIGTERM in ms (default 25000)",
+    `  AUDITREADY_NODE_FLAGS  V8 flags the process restarts itself with (default ${DEFAULT_NODE_FLAGS.join(" ")};`,
+    '                         "" for none; flags already in NODE_OPTIONS win)',
     "",
     "Config file fields (* required):",
     ...fields,

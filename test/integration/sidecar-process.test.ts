@@ -2,8 +2,9 @@
 // drains (a partial last line included) and ends the epoch; a restart links the new epoch to
 // it; a wiped state volume is reported (EPOCH_UNLINKED), never silent; a file truncated while
 // the sidecar was down yields a signed gap record.
-import { appendFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_NODE_FLAGS } from "../../sidecar/launch.ts";
 import {
   accessLine,
   findingCodes,
@@ -24,6 +25,9 @@ describe("sidecar process (ledger sink)", () => {
     const first = startSidecar(pod);
     try {
       await until("ready", async () => (await readiness(pod))?.status === 200);
+      // main.ts re-executed itself (same pid) with the V8 heap flags.
+      const argv = readFileSync(`/proc/${first.child.pid}/cmdline`, "utf8").split("\0");
+      expect(argv).toEqual(expect.arrayContaining([...DEFAULT_NODE_FLAGS]));
       appendFileSync(pod.logFile, lines(1_000, 2_000));
       appendFileSync(pod.logFile, accessLine(2_000).trimEnd()); // no newline yet: still written
       first.child.kill("SIGTERM");

@@ -59,11 +59,13 @@ export function logLeafJson(
   seq: number,
   prev: string | null,
   e: AuditEvent,
+  /** The caller vouches that prev is 64 lowercase hex digits (the sealer does). */
+  prevIsHex = false,
 ): string {
   if (origin !== lastOrigin) {
     lastOrigin = origin;
     lastOriginJson = s(origin);
   }
-  const prevJson = prev === null ? "null" : HEX64.test(prev) ? `"${prev}"` : s(prev);
+  const prevJson = prev === null ? "null" : prevIsHex || HEX64.test(prev) ? `"${prev}"` : s(prev);
   return `{"epoch":${epoch},"event":${eventJson(e)},"origin":${lastOriginJson},"prev":${prevJson},"seq":${seq},"type":"log","v":1}`;
 }

@@ -133,6 +133,9 @@ export class StreamSealer {
     this.epoch = saved ? saved.epoch + 1 : opts.now();
     this.range = saved ? CompactRange.fromJSON(saved.range) : new CompactRange();
     this.prev = saved?.prev ?? null;
+    // The record writer quotes prev without escaping: it must be what this sealer writes.
+    if (this.prev !== null && !/^[0-9a-f]{64}$/.test(this.prev))
+      throw new Error("saved state: prev is not a 64-digit lowercase hex hash");
     this.key = (opts.newKey ?? generateSigningKey)();
     this.cert = certifyKey(opts.policyKey, this.key, this.origin, this.epoch, iso(opts.now()));
     this.saved = saved ?? {
@@ -184,7 +187,7 @@ export class StreamSealer {
     const seq = this.range.size;
     // Encode once with the leaf prefix byte in front: the hash input and the message share it.
     const prefixed = Buffer.from(
-      `\u0000${logLeafJson(this.origin, this.epoch, seq, this.prev, event)}`,
+      `\u0000${logLeafJson(this.origin, this.epoch, seq, this.prev, event, true)}`,
     );
     return this.afterLeaf([
       this.append("log", seq, prefixed.subarray(1), leafDigestPrefixed(prefixed)),

@@ -58,7 +58,15 @@ export const KafkaSink = z
           .describe(
             "Uncompressed bytes per batch. gzip shrinks audit records ~10x, under the broker's 1 MiB default; a batch the broker refuses as too large is split.",
           ),
-        lingerMs: z.number().int().min(0).max(10_000).default(20),
+        lingerMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(10_000)
+          .default(5)
+          .describe(
+            "How long a batch waits for more records while the sink is idle; while a batch is in flight the next one grows anyway.",
+          ),
       })
       .strict()
       .prefault({}),

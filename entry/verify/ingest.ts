@@ -36,9 +36,19 @@ export interface LeafFact {
   heartbeatMs?: number;
   link?: { epoch: number; checkpoint: string } | null;
   time?: string;
-  /** log: where the line came from, to recognise a source read twice. */
-  source?: string;
+  /**
+   * log: where the line came from, to recognise a source read twice (see sourceKey). Kept as
+   * the parts the record already gave, not joined: most records never need the key.
+   */
+  file?: string;
+  offset?: number;
+  lineHash?: string;
   gap?: { reason: string; file: string; lostFrom: number; lostTo: number };
+}
+
+/** The source of a log record's line (file, offset, line hash), or undefined for other leaves. */
+export function sourceKey(l: LeafFact): string | undefined {
+  return l.lineHash === undefined ? undefined : `${l.file}\u0000${l.offset}\u0000${l.lineHash}`;
 }
 
 export interface CheckpointFact {
@@ -133,7 +143,9 @@ export class Ingest {
       arrival,
       position: msg.position,
     };
-    fact.source = `${r.file}\u0000${r.offset}\u0000${r.lineHash}`;
+    fact.file = r.file;
+    fact.offset = r.offset;
+    fact.lineHash = r.lineHash;
     this.stream(r.origin).leaves.push(fact);
   }
 
@@ -170,7 +182,9 @@ export class Ingest {
     };
     switch (r.type) {
       case "log":
-        fact.source = `${r.event.source.file}\u0000${r.event.source.offset}\u0000${r.event.source.lineHash}`;
+        fact.file = r.event.source.file;
+        fact.offset = r.event.source.offset;
+        fact.lineHash = r.event.source.lineHash;
         break;
       case "epoch-start":
         fact.cert = r.cert;

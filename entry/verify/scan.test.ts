@@ -12,7 +12,7 @@ import {
 } from "../canonical.ts";
 import { digestHex, leafHash } from "../merkle.ts";
 import { CheckpointMessage, LeafRecord, LogRecord } from "../record.ts";
-import { Ingest } from "./ingest.ts";
+import { Ingest, sourceKey } from "./ingest.ts";
 import { scanRecord } from "./scan.ts";
 import { StreamBuilder, sampleEvent } from "./testing.ts";
 
@@ -718,7 +718,7 @@ describe("Ingest files each message as parseCanonical + zod did", () => {
       type: l.type,
       hash: digestHex(l.hash),
       prev: l.prev,
-      ...(l.source === undefined ? {} : { source: l.source }),
+      ...(sourceKey(l) === undefined ? {} : { source: sourceKey(l) }),
     };
   }
 

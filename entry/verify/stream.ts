@@ -8,7 +8,7 @@ import { keyIdOf, verifyBytes } from "../keys.ts";
 import { CompactRange, type Digest, digestHex, toDigest } from "../merkle.ts";
 import type { KeyCert } from "../record.ts";
 import { type Finding, type FindingCode, finding } from "./findings.ts";
-import type { CheckpointFact, LeafFact, StreamFacts } from "./ingest.ts";
+import { type CheckpointFact, type LeafFact, type StreamFacts, sourceKey } from "./ingest.ts";
 import type { TrustedTree } from "./trust.ts";
 
 export interface PolicyKey {
@@ -701,8 +701,14 @@ class StreamCheck {
     // Only orphans can be replays: the set of placed sources is built only when there are any.
     const placedSources = new Set<string>();
     if (orphaned.length > 0)
-      for (const l of slots.values()) if (l.source) placedSources.add(l.source);
-    const replayed = orphaned.filter((o) => o.source && placedSources.has(o.source)).length;
+      for (const l of slots.values()) {
+        const key = sourceKey(l);
+        if (key !== undefined) placedSources.add(key);
+      }
+    const replayed = orphaned.filter((o) => {
+      const key = sourceKey(o);
+      return key !== undefined && placedSources.has(key);
+    }).length;
     if (replayed > 0) {
       this.report(
         "REPLAYED_SOURCE",

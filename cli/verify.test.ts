@@ -20,7 +20,9 @@ function ledger(drop?: number) {
   return dir;
 }
 
-describe("auditready verify", () => {
+// Each test starts node processes: on a busy 2-core machine that takes seconds, not the
+// default 5 s budget of a unit test.
+describe("auditready verify", { timeout: 30_000 }, () => {
   it("explains itself", () => {
     const r = run("verify", "--help");
     expect(r.status).toBe(0);

@@ -9,7 +9,7 @@
 
 import type { z } from "zod";
 import type { Json, ParseLimits } from "../canonical.ts";
-import { type Digest, leafDigest, leafDigestPrefixed } from "../merkle.ts";
+import { type Digest, digestHex, leafDigest, leafDigestPrefixed } from "../merkle.ts";
 import { CheckpointMessage, type KeyCert, LeafRecord, type LeafType } from "../record.ts";
 import { type Finding, finding } from "./findings.ts";
 import { type LogFields, scanRecord } from "./scan.ts";
@@ -28,7 +28,13 @@ export interface LeafFact {
   type: LeafType;
   /** The leaf hash (latin1 digest string). */
   hash: Digest;
+  /** The record's prev (hex); "" when `prevDigest` stands for it. */
   prev: string | null;
+  /**
+   * Set when prev was the hex of the leaf that arrived just before in the same stream: that
+   * leaf's digest, shared rather than a second 64-character string kept per record.
+   */
+  prevDigest?: Digest;
   arrival: number;
   position: string;
   /** epoch-start / key-rotate */
@@ -134,6 +140,7 @@ export class Ingest {
   /** A log record the scanner checked against the whole LogRecord schema. */
   private addLog(msg: InputMessage, r: LogFields, arrival: number): void {
     if (!this.originMatches(msg, r.origin)) return;
+    const stream = this.stream(r.origin);
     const fact: LeafFact = {
       seq: r.seq,
       epoch: r.epoch,
@@ -143,10 +150,15 @@ export class Ingest {
       arrival,
       position: msg.position,
     };
+    const before = stream.leaves[stream.leaves.length - 1];
+    if (before !== undefined && r.prev !== null && r.prev === digestHex(before.hash)) {
+      fact.prev = "";
+      fact.prevDigest = before.hash;
+    }
     fact.file = r.file;
     fact.offset = r.offset;
     fact.lineHash = r.lineHash;
-    this.stream(r.origin).leaves.push(fact);
+    stream.leaves.push(fact);
   }
 
   private schemaFailure(msg: InputMessage, what: string, error: z.ZodError): void {

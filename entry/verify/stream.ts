@@ -473,9 +473,12 @@ class StreamCheck {
       } else {
         flushMissing(seq);
         const before = seq > anchor.size ? hashes[hashes.length - 1] : undefined;
-        const expected =
-          seq === 0 ? null : before && before !== ZERO ? digestHex(before) : undefined;
-        if ((seq === 0 && leaf.prev !== null) || (seq > anchor.size && expected !== leaf.prev)) {
+        // prevDigest (the digest whose hex the record's prev was) compares as digests.
+        const chained =
+          leaf.prevDigest !== undefined
+            ? before !== undefined && before !== ZERO && leaf.prevDigest === before
+            : (before && before !== ZERO ? digestHex(before) : undefined) === leaf.prev;
+        if ((seq === 0 && leaf.prev !== null) || (seq > anchor.size && !chained)) {
           this.report("BROKEN_CHAIN", `seq ${seq}: prev does not match the record before it`, {
             epoch: leaf.epoch,
             seq: [seq, seq],

@@ -73,19 +73,19 @@ export class Pipeline {
       sink,
       ...batch,
       highWaterBytes: 2 * batch.maxBytes,
-      onAck: async (items, ack) => {
+      onAck: async (metas, ack) => {
         this.lastSinkError = undefined;
         this.events.emit({
           type: "records-published",
-          records: items.length,
+          records: metas.length,
           bytes: ack.bytes,
           where: ack.where,
         });
-        this.acknowledged(items.map((i) => i.meta));
+        this.acknowledged(metas);
       },
       // The notes were started when the checkpoints were emitted; wait for what is not on disk.
-      beforePublish: async (items) => {
-        if (items.some((i) => i.meta.commit)) await this.intent?.durable();
+      beforePublish: async (metas) => {
+        if (metas.some((m) => m.commit)) await this.intent?.durable();
       },
       onPressure: (paused) => {
         for (const t of this.tailers) paused ? t.pause() : t.resume();
@@ -146,7 +146,7 @@ export class Pipeline {
             const { epoch, range } = meta.commit.state;
             intent.note(meta.commit.origin, epoch, range.size);
           }
-          this.outbox.add({ key: e.key, value: e.value }, meta);
+          this.outbox.add(e, meta); // the sealer's object is the message (key, value)
         },
         (e) => this.events.emit(e),
       );

@@ -38,8 +38,8 @@ describe("outbox", () => {
       lingerMs: 5,
       highWaterBytes: 1_000_000,
       backoff: new Backoff({ initialMs: 1, maxMs: 5 }),
-      onAck: (items) => {
-        acked.push(...items.map((i) => i.meta));
+      onAck: (metas) => {
+        acked.push(...metas);
       },
       onRetry: (_e, attempt) => retries.push(attempt),
     });
@@ -98,8 +98,8 @@ describe("outbox", () => {
       maxBytes: 1_000_000,
       lingerMs: 5,
       highWaterBytes: 1_000_000,
-      onAck: (items) => {
-        acked.push(...items.map((i) => i.meta));
+      onAck: (metas) => {
+        acked.push(...metas);
       },
     });
     for (let i = 0; i < 120; i++) {

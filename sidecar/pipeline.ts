@@ -137,7 +137,18 @@ export class Pipeline {
         this.events.emit({ type: "state-uncertain", origin });
         saved = null;
       }
-      const { sealer, out } = StreamSealer.open({ origin, policyKey, seal, now: Date.now }, saved);
+      const sealerOptions = { origin, policyKey, seal, now: Date.now };
+      let opened: ReturnType<typeof StreamSealer.open>;
+      try {
+        opened = StreamSealer.open(sealerOptions, saved);
+      } catch (err) {
+        // A saved stream state the sealer refuses (hand-edited, or from a bug) must not stop
+        // the sidecar: say so, and start a new tree the verifier reports as unlinked.
+        if (saved === null) throw err;
+        this.events.emit({ type: "state-invalid", origin, reason: messageOf(err) });
+        opened = StreamSealer.open(sealerOptions, null);
+      }
+      const { sealer, out } = opened;
       const stream = new AuditStream(
         sealer,
         createNormalizer(c.normalize, this.k8s(source.container)),

@@ -35,6 +35,18 @@ describe("ops events", () => {
     });
   });
 
+  it("says when a stream's saved state is unusable, and counts it as a state error", async () => {
+    const { lines, events } = capture();
+    events.emit({ type: "state-invalid", origin: "c/ns/p/app/a.log", reason: "prev is not hex" });
+    expect(await events.registry.metrics()).toMatch(/auditready_errors_total\{kind="state"\} 1/);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({
+      event: "state-invalid",
+      level: 40,
+      origin: "c/ns/p/app/a.log",
+      reason: "prev is not hex",
+    });
+  });
+
   it("logs a repeating sink failure once, while counting every one", async () => {
     const { lines, events } = capture();
     const error = new SidecarError("unreachable", "broker down", { retriable: true });

@@ -15,6 +15,7 @@ export type SidecarEvent =
   | { type: "started"; version: string; origin: string; sink: string; resumedFiles: number }
   | { type: "state-missing"; path: string }
   | { type: "state-uncertain"; origin: string }
+  | { type: "state-invalid"; origin: string; reason: string }
   | { type: "records-published"; records: number; bytes: number; where: string }
   | { type: "records-excluded"; records: number }
   | { type: "records-violated"; records: number }
@@ -268,6 +269,13 @@ export class Events {
         return;
       case "state-missing":
         log.warn({ event: e.type, path: e.path }, "no saved state: a new, unlinked epoch starts");
+        return;
+      case "state-invalid":
+        m.errors.inc({ kind: "state" });
+        log.warn(
+          { event: e.type, origin: e.origin, reason: e.reason },
+          "the saved state of this stream is unusable: starting a new, unlinked tree",
+        );
         return;
       case "state-uncertain":
         log.warn(

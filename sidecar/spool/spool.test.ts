@@ -143,12 +143,16 @@ describe("spooling sink", () => {
         published++;
       }
     })();
-    await new Promise((r) => setTimeout(r, 300));
+    // Wait for the spool to fill (polled, not a fixed sleep: a busy machine fills it slower).
+    for (let i = 0; i < 1_000 && !sink.status().full; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 50));
     expect(published).toBeLessThan(300); // blocked: 300 batches of 10 kB do not fit 1 MiB
     expect(sink.status().full).toBe(true);
     inner.up = true;
     await writer;
-    for (let i = 0; i < 300 && sink.status().mode !== "direct"; i++) {
+    for (let i = 0; i < 1_000 && sink.status().mode !== "direct"; i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(inner.received.map((v) => Number(v.split(".")[0]))).toEqual(

@@ -125,7 +125,9 @@ describe("spooling sink", () => {
     await sink.close();
   });
 
-  it("makes the publisher wait when the spool is full, and never drops", async () => {
+  it("makes the publisher wait when the spool is full, and never drops", {
+    timeout: 30_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "ar-spool-"));
     const inner = new SwitchableSink();
     inner.up = false;

@@ -39,26 +39,35 @@ describe("ManagedProcess", () => {
     const owner = spawn(process.execPath, ["--input-type=module", "-e", ownerScript], {
       stdio: "inherit",
     });
-    const started = await eventually(() => {
-      try {
-        return readFileSync(`${pidFile}.child`, "utf8").trim() !== "";
-      } catch {
-        return false;
-      }
-    }, 10_000);
-    expect(started).toBe(true);
-    const leader = Number(readFileSync(pidFile, "utf8"));
-    const child = Number(readFileSync(`${pidFile}.child`, "utf8"));
-    expect(alive(leader) && alive(child)).toBe(true);
+    // If an expectation fails before the kill below, the owner must not outlive the test.
+    try {
+      // Both files: bash may write the child's pid before the owner has written the leader's.
+      const started = await eventually(() => {
+        try {
+          return (
+            readFileSync(pidFile, "utf8").trim() !== "" &&
+            readFileSync(`${pidFile}.child`, "utf8").trim() !== ""
+          );
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      expect(started).toBe(true);
+      const leader = Number(readFileSync(pidFile, "utf8"));
+      const child = Number(readFileSync(`${pidFile}.child`, "utf8"));
+      expect(alive(leader) && alive(child)).toBe(true);
 
-    owner.kill("SIGKILL");
-    expect(await eventually(() => !alive(leader) && !alive(child), 5_000)).toBe(true);
-    const watchdogs = () =>
-      execFileSync("ps", ["-eo", "args"])
-        .toString()
-        .split("\n")
-        .filter((a) => a.includes(`kill -0 -- -${leader}`));
-    // The watchdog itself leaves once the group is gone (it polls once a second).
-    expect(await eventually(() => watchdogs().length === 0, 3_000)).toBe(true);
+      owner.kill("SIGKILL");
+      expect(await eventually(() => !alive(leader) && !alive(child), 5_000)).toBe(true);
+      const watchdogs = () =>
+        execFileSync("ps", ["-eo", "args"])
+          .toString()
+          .split("\n")
+          .filter((a) => a.includes(`kill -0 -- -${leader}`));
+      // The watchdog itself leaves once the group is gone (it polls once a second).
+      expect(await eventually(() => watchdogs().length === 0, 3_000)).toBe(true);
+    } finally {
+      owner.kill("SIGKILL");
+    }
   });
 });

@@ -9,7 +9,7 @@
 
 import type { z } from "zod";
 import type { Json, ParseLimits } from "../canonical.ts";
-import { type Digest, digestHex, leafDigest, leafDigestPrefixed } from "../merkle.ts";
+import { type Digest, digestHex, leafDigest } from "../merkle.ts";
 import { CheckpointMessage, type KeyCert, LeafRecord, type LeafType } from "../record.ts";
 import { type Finding, finding } from "./findings.ts";
 import { type LogFields, scanRecord } from "./scan.ts";
@@ -75,7 +75,6 @@ export class Ingest {
   readonly streams = new Map<string, StreamFacts>();
   readonly findings: Finding[] = [];
   private arrival = 0;
-  private scratch = Buffer.allocUnsafeSlow(4096);
   private readonly limits: ParseLimits;
 
   constructor(limits: ParseLimits) {
@@ -124,19 +123,6 @@ export class Ingest {
     return false;
   }
 
-  /**
-   * leafHash without its fresh copy per record: the 0x00 prefix and the bytes go into one
-   * reused buffer (most messages are log records, and the copies were garbage at once).
-   */
-  private leafHash(bytes: Uint8Array): Digest {
-    const n = bytes.length + 1;
-    if (this.scratch.length < n)
-      this.scratch = Buffer.allocUnsafeSlow(Math.max(n, 2 * this.scratch.length));
-    this.scratch[0] = 0;
-    this.scratch.set(bytes, 1);
-    return leafDigestPrefixed(this.scratch.subarray(0, n));
-  }
-
   /** A log record the scanner checked against the whole LogRecord schema. */
   private addLog(msg: InputMessage, r: LogFields, arrival: number): void {
     if (!this.originMatches(msg, r.origin)) return;
@@ -145,7 +131,7 @@ export class Ingest {
       seq: r.seq,
       epoch: r.epoch,
       type: "log",
-      hash: this.leafHash(msg.value),
+      hash: leafDigest(msg.value),
       prev: r.prev,
       arrival,
       position: msg.position,

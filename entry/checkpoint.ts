@@ -124,15 +124,14 @@ export function parseNote(text: string): ParsedNote {
   };
 }
 
-const keyIds = new Map<string, string>();
+// Like the key hashes above: the verifier asks for the same few keys' ids on every checkpoint.
+const keyIds = new WeakMap<Uint8Array, string>();
 
 function keyIdOfCached(pub: Buffer): string {
-  const k = pub.toString("base64");
-  let id = keyIds.get(k);
+  let id = keyIds.get(pub);
   if (id === undefined) {
     id = keyIdOf(pub);
-    if (keyIds.size > 10_000) keyIds.clear();
-    keyIds.set(k, id);
+    keyIds.set(pub, id);
   }
   return id;
 }

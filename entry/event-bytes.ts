@@ -6,7 +6,7 @@
 // repeat on every record of a stream (the Kubernetes identity, the origin) are spliced in as
 // text remembered from the record before.
 import { canonicalize } from "./canonical.ts";
-import type { AuditEvent, KubernetesIdentity } from "./record.ts";
+import { type AuditEvent, HEX64, type KubernetesIdentity } from "./record.ts";
 
 const s = JSON.stringify;
 
@@ -20,8 +20,6 @@ function identity(k: KubernetesIdentity): string {
   }
   return text;
 }
-
-const HEX64 = /^[0-9a-f]{64}$/;
 
 /** The event without its k8s identity, as `{"raw":…,…,"who":{…}}` in JCS order. */
 function eventBody(e: AuditEvent): string {

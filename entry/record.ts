@@ -7,7 +7,9 @@
 // same bytes, so a replay after a crash is recognisable as one.
 import { z } from "zod";
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 hex digest");
+/** A SHA-256 digest in lowercase hex, as records write `prev` and `lineHash`. */
+export const HEX64 = /^[0-9a-f]{64}$/;
+const hex64 = z.string().regex(HEX64, "a SHA-256 hex digest");
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64");
 const keyId = z.string().regex(/^[0-9a-f]{16}$/, "a 16-hex-digit key id");
 const rfc3339 = z.iso

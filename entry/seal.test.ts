@@ -6,8 +6,26 @@ import { canonicalBytes } from "./canonical.ts";
 import { parseNote } from "./checkpoint.ts";
 import { generateSigningKey } from "./keys.ts";
 import { CompactRange, leafHash } from "./merkle.ts";
-import { checkpointBytes, checkpointMessage, StreamSealer } from "./seal.ts";
+import type { CheckpointMessage } from "./record.ts";
+import { checkpointBytes, StreamSealer } from "./seal.ts";
 import { sampleEvent } from "./verify/testing.ts";
+
+/** The checkpoint message as an object, the form canonicalBytes is given. */
+function checkpointMessage(
+  origin: string,
+  epoch: number,
+  note: string,
+  range?: CompactRange,
+): CheckpointMessage {
+  return {
+    v: 1,
+    type: "checkpoint",
+    origin,
+    epoch,
+    note,
+    ...(range ? { range: range.toJSON() } : {}),
+  };
+}
 
 describe("checkpointBytes", () => {
   it("equals canonicalBytes of the message, with and without a range", () => {

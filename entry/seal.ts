@@ -15,7 +15,7 @@ import {
   leafDigest,
   leafDigestPrefixed,
 } from "./merkle.ts";
-import type { AuditEvent, CheckpointMessage, KeyCert } from "./record.ts";
+import { type AuditEvent, HEX64, type KeyCert } from "./record.ts";
 
 export interface SealPolicy {
   /** Checkpoint after this many leaves (1 = a signature per record). */
@@ -113,11 +113,9 @@ export class StreamSealer {
   private pending = 0;
   private pendingSince = 0;
   private lastCheckpointAt = 0;
-  private saved: StreamState | null = null;
-  /** The tree as of the last checkpoint; `state()` encodes it when asked. */
-  private sealedRange: { size: number; digests: Digest[] };
-  private sealedPrev: string | null;
-  private sealedNote: string;
+  /** What the last checkpoint sealed; `state()` encodes it when asked, once. */
+  private sealed: { size: number; digests: Digest[]; prev: string | null; note: string };
+  private saved: StreamState | null;
   private closed = false;
   private lastRangeSize = -1;
 
@@ -134,21 +132,12 @@ export class StreamSealer {
     this.range = saved ? CompactRange.fromJSON(saved.range) : new CompactRange();
     this.prev = saved?.prev ?? null;
     // The record writer quotes prev without escaping: it must be what this sealer writes.
-    if (this.prev !== null && !/^[0-9a-f]{64}$/.test(this.prev))
+    if (this.prev !== null && !HEX64.test(this.prev))
       throw new Error("saved state: prev is not a 64-digit lowercase hex hash");
     this.key = (opts.newKey ?? generateSigningKey)();
     this.cert = certifyKey(opts.policyKey, this.key, this.origin, this.epoch, iso(opts.now()));
-    this.saved = saved ?? {
-      v: 1,
-      origin: this.origin,
-      epoch: this.epoch,
-      range: { size: 0, hashes: [] },
-      prev: null,
-      checkpoint: "",
-    };
-    this.sealedRange = { size: this.range.size, digests: [...this.range.digests] };
-    this.sealedPrev = this.prev;
-    this.sealedNote = this.saved.checkpoint;
+    this.saved = saved;
+    this.sealed = this.snapshot(saved?.checkpoint ?? "");
   }
 
   /**
@@ -244,18 +233,20 @@ export class StreamSealer {
 
   /** The state as of the last checkpoint: persist it once that checkpoint is acknowledged. */
   state(): StreamState {
+    const { size, digests, prev, note } = this.sealed;
     this.saved ??= {
       v: 1,
       origin: this.origin,
       epoch: this.epoch,
-      range: {
-        size: this.sealedRange.size,
-        hashes: this.sealedRange.digests.map(digestBase64),
-      },
-      prev: this.sealedPrev,
-      checkpoint: this.sealedNote,
+      range: { size, hashes: digests.map(digestBase64) },
+      prev,
+      checkpoint: note,
     };
     return this.saved;
+  }
+
+  private snapshot(note: string): StreamSealer["sealed"] {
+    return { size: this.range.size, digests: [...this.range.digests], prev: this.prev, note };
   }
 
   private afterLeaf(out: Emitted[]): Emitted[] {
@@ -304,9 +295,7 @@ export class StreamSealer {
     if (withRange) this.lastRangeSize = size;
     this.pending = 0;
     this.lastCheckpointAt = now;
-    this.sealedRange = { size, digests: [...this.range.digests] };
-    this.sealedPrev = this.prev;
-    this.sealedNote = note;
+    this.sealed = this.snapshot(note);
     this.saved = null;
     return {
       kind: "checkpoint",
@@ -335,21 +324,4 @@ export function checkpointBytes(
   return Buffer.from(
     `{"epoch":${epoch},"note":${JSON.stringify(note)},"origin":${JSON.stringify(origin)},${r}"type":"checkpoint","v":1}`,
   );
-}
-
-/** The checkpoint message as an object, for tests and tools that build one by hand. */
-export function checkpointMessage(
-  origin: string,
-  epoch: number,
-  note: string,
-  range?: CompactRange,
-): CheckpointMessage {
-  return {
-    v: 1,
-    type: "checkpoint",
-    origin,
-    epoch,
-    note,
-    ...(range ? { range: range.toJSON() } : {}),
-  };
 }

@@ -90,8 +90,10 @@ export function parseEventTime(value: unknown): ParsedTime | undefined {
     const time = `${memoSecond}.${split.fraction.padEnd(3, "0")}Z`;
     return memoAssumedUtc ? { time, assumedUtc: true } : { time };
   }
-  const parsed = parseEventTimeUncached(text);
-  if (split && parsed && (ISO.test(text) || CLF.test(text))) {
+  const parsed = calendarTime(text);
+  if (parsed === null) return fromUnix(text);
+  // Only calendar forms are remembered: a Unix time has no fraction at 19 or 20.
+  if (split && parsed) {
     memoKey = split.key;
     memoSecond = parsed.time.slice(0, 19);
     memoAssumedUtc = parsed.assumedUtc === true;
@@ -104,6 +106,12 @@ export function parseEventTimeUncached(value: unknown): ParsedTime | undefined {
   if (typeof value === "number") return fromUnix(String(value));
   if (typeof value !== "string") return undefined;
   const text = value.trim();
+  const parsed = calendarTime(text);
+  return parsed === null ? fromUnix(text) : parsed;
+}
+
+/** An ISO 8601 or access-log time; null when the text has neither form (undefined: invalid). */
+function calendarTime(text: string): ParsedTime | undefined | null {
   let m = ISO.exec(text);
   if (m) {
     const [, y, mo, d, h, mi, s, f = "", zone] = m;
@@ -125,7 +133,7 @@ export function parseEventTimeUncached(value: unknown): ParsedTime | undefined {
     if (month === undefined) return undefined;
     return fromParts(Number(y), month, Number(d), Number(h), Number(mi), Number(s), f, zone);
   }
-  return fromUnix(text);
+  return null;
 }
 
 function fromUnix(text: string): ParsedTime | undefined {

@@ -5,7 +5,7 @@
 // longer outages are the caller's (the spool's) to ride out with the one backoff policy.
 // kafkajs is required only after kafkajs-fast.ts put its faster internals in the module cache
 // (a static import of kafkajs would load it first: ESM links CommonJS imports before it runs).
-import "./kafkajs-fast.ts";
+
 import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import { constants, gzip, unzip } from "node:zlib";
@@ -13,9 +13,11 @@ import type { ICustomPartitioner, logCreator, Producer } from "kafkajs";
 import type { z } from "zod";
 import type { KafkaSink as KafkaSinkConfig } from "../config/schema.ts";
 import { SidecarError } from "../errors.ts";
+import { type PackedBatch, packed } from "./batch.ts";
 import { saslOptions, tlsOptions } from "./credentials.ts";
 import { kafkaError } from "./kafka-errors.ts";
-import { batchBytes, type Sink, type SinkAck, type SinkMessage } from "./sink.ts";
+import { kafkajsFastPaths, packedMessages } from "./kafkajs-fast.ts";
+import type { Sink, SinkAck, SinkBatch } from "./sink.ts";
 
 export type KafkaSinkSettings = z.infer<typeof KafkaSinkConfig>;
 
@@ -66,6 +68,8 @@ export const memoizedPartitioner: ICustomPartitioner = () => {
   };
 };
 
+const FAST = kafkajsFastPaths === "installed" || kafkajsFastPaths === "already-installed";
+
 const LEVELS = {
   [logLevel.NOTHING]: "debug",
   [logLevel.ERROR]: "error",
@@ -90,24 +94,28 @@ export class KafkaSink implements Sink {
     return this.settings.topic;
   }
 
-  async publish(batch: readonly SinkMessage[]): Promise<SinkAck> {
+  publish(batch: SinkBatch): Promise<SinkAck> {
+    return this.publishPacked(packed(batch));
+  }
+
+  private async publishPacked(batch: PackedBatch): Promise<SinkAck> {
     try {
       return await this.send(batch);
     } catch (err) {
       // The broker's size limit applies to the (compressed) batch: halve it until it fits, in
       // order. A single record too large stays an error for the caller.
-      if (!(err instanceof SidecarError) || err.kind !== "message-too-large" || batch.length < 2) {
+      if (!(err instanceof SidecarError) || err.kind !== "message-too-large" || batch.count < 2) {
         throw err;
       }
-      const half = Math.ceil(batch.length / 2);
-      const a = await this.publish(batch.slice(0, half));
-      const b = await this.publish(batch.slice(half));
+      const half = Math.ceil(batch.count / 2);
+      const a = await this.publishPacked(batch.slice(0, half));
+      const b = await this.publishPacked(batch.slice(half, batch.count));
       return { where: "kafka", count: a.count + b.count, bytes: a.bytes + b.bytes };
     }
   }
 
-  private async send(batch: readonly SinkMessage[]): Promise<SinkAck> {
-    const bytes = batchBytes(batch);
+  private async send(batch: PackedBatch): Promise<SinkAck> {
+    const bytes = batch.bytes;
     try {
       const producer = await this.connect();
       await producer.send({
@@ -115,10 +123,11 @@ export class KafkaSink implements Sink {
         acks: -1,
         compression:
           this.settings.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
-        // kafkajs copies each message into its own record object; it never changes these.
-        messages: batch as SinkMessage[],
+        // With the fast paths, one message object per run of same-key records (the records are
+        // written from the packed buffer); without them, an object per record.
+        messages: FAST ? packedMessages(batch) : batch.messages(),
       });
-      return { where: "kafka", count: batch.length, bytes };
+      return { where: "kafka", count: batch.count, bytes };
     } catch (err) {
       const error = kafkaError(err, `kafka topic ${this.settings.topic}`);
       if (error.kind === "auth-failed" || error.kind === "tls" || error.kind === "config") {

@@ -8,13 +8,19 @@
 //   timestamp); then the records of a batch were concatenated through another doubling Encoder
 //   before compression. Here a record only computes its size, and the batch writes every record
 //   straight into one buffer of the exact size: one copy of each value.
+// - a packed batch (one buffer for a whole batch, batch.ts) goes through kafkajs as one message
+//   object per run of same-key records, repeated, instead of an object per record: its records
+//   are written into the batch from the packed buffer (`packedMessages`);
+// - the record batch's CRC-32C is computed eight bytes at a time (crc32c.ts) instead of one.
 // kafkajs is unmaintained (2.2.4 is its last release); on any other version, or when kafkajs
 // was loaded first, nothing is installed and the stock code runs (`kafkajsFastPaths` says which).
 import { createRequire } from "node:module";
+import type { PackedBatch } from "./batch.ts";
+import { crc32c } from "./crc32c.ts";
 
 const require = createRequire(import.meta.url);
 
-interface EncoderLike {
+export interface EncoderLike {
   readonly buf: Buffer;
   readonly offset: number;
   readonly buffer: Buffer;
@@ -22,6 +28,8 @@ interface EncoderLike {
 type EncoderClass = new (initialSize?: number) => EncoderLike;
 
 export interface RecordInput {
+  /** Set on the messages of `packedMessages` (kept by kafkajs' spread of each message). */
+  packedRun?: unknown;
   offsetDelta?: number;
   timestampDelta?: unknown;
   key?: Buffer | string | null;
@@ -45,8 +53,18 @@ export function groupMessagesPerPartition<M>({
 }: PartitionArgs<M>): Record<string, M[]> {
   const result: Record<string, M[]> = {};
   if (partitionMetadata.length === 0) return result;
+  // A packed run's message is repeated once per record and has a string key: ask once per run
+  // (only there: a partitioner may be stateful for other messages, e.g. round robin).
+  let lastRun: unknown;
+  let lastPartition = 0;
   for (const message of messages) {
-    const partition = partitioner({ topic, partitionMetadata, message });
+    const run = (message as RecordInput | undefined)?.packedRun;
+    const partition =
+      run !== undefined && run === lastRun
+        ? lastPartition
+        : partitioner({ topic, partitionMetadata, message });
+    lastRun = run;
+    lastPartition = partition;
     const list = result[partition];
     if (list) list.push(message);
     else result[partition] = [message];
@@ -90,7 +108,7 @@ const noHeaders = (h: Record<string, unknown> | undefined) => {
  */
 export function fastRecord(
   stock: (r: RecordInput) => EncoderLike,
-): (r: RecordInput) => EncoderLike {
+): (r: RecordInput) => EncoderLike | PackedRun {
   let lastKey: string | undefined;
   let lastKeyBytes = Buffer.alloc(0);
   const bytesOf = (v: Buffer | string): Buffer => {
@@ -102,6 +120,12 @@ export function fastRecord(
     return lastKeyBytes;
   };
   return (r) => {
+    if (r.packedRun instanceof PackedRun) {
+      // kafkajs gives each message of a partition its timestamp's delta to the first one; the
+      // runs carry none, so it is 0 for all (checked: the batch writes 0).
+      if ((r.timestampDelta ?? 0) !== 0) throw new Error("packed records take no timestamp");
+      return r.packedRun;
+    }
     const ts = r.timestampDelta ?? 0;
     const offsetDelta = r.offsetDelta ?? 0;
     const key = r.key ?? null;
@@ -191,16 +215,124 @@ export class PendingRecord implements EncoderLike {
   }
 }
 
+/**
+ * Records [from, to) of a packed batch, all with one key. kafkajs sees it as one message
+ * repeated `to - from` times (in order, one partition), and the record batch writes the records
+ * from the packed buffer with the offset delta of their place in the partition's batch.
+ */
+export class PackedRun {
+  readonly batch: PackedBatch;
+  readonly from: number;
+  readonly to: number;
+  readonly key: Buffer;
+
+  constructor(batch: PackedBatch, from: number, to: number, key: Buffer) {
+    this.batch = batch;
+    this.from = from;
+    this.to = to;
+    this.key = key;
+  }
+
+  /** Bytes of the records when the first one has offset delta `offsetDelta`. */
+  size(offsetDelta: number): number {
+    const kSize = varIntSize(this.key.length) + this.key.length;
+    let total = 0;
+    for (let i = this.from; i < this.to; i++) {
+      const vLen = this.batch.valueLength(i);
+      // attributes, timestamp delta 0, offset delta, key, value, header count 0
+      const body = 1 + 1 + varIntSize(offsetDelta++) + kSize + varIntSize(vLen) + vLen + 1;
+      total += varIntSize(body) + body;
+    }
+    return total;
+  }
+
+  /** Writes the records at `at`; returns the offset after them. */
+  writeTo(buf: Buffer, at: number, offsetDelta: number): number {
+    const { key, batch } = this;
+    const { data, spans } = batch;
+    const kSize = varIntSize(key.length) + key.length;
+    for (let i = this.from; i < this.to; i++) {
+      const start = spans[2 * i] as number;
+      const end = spans[2 * i + 1] as number;
+      const vLen = end - start;
+      const body = 1 + 1 + varIntSize(offsetDelta) + kSize + varIntSize(vLen) + vLen + 1;
+      at = writeVarInt(buf, at, body);
+      buf[at++] = 0; // attributes
+      buf[at++] = 0; // timestamp delta
+      at = writeVarInt(buf, at, offsetDelta++);
+      at = writeVarInt(buf, at, key.length);
+      at += key.copy(buf, at);
+      at = writeVarInt(buf, at, vLen);
+      at += data.copy(buf, at, start, end);
+      buf[at++] = 0; // headers
+    }
+    return at;
+  }
+}
+
+/**
+ * The messages to give kafkajs' producer.send() for a packed batch: per run of same-key records
+ * one message object, repeated once per record. Only with the fast paths installed (the stock
+ * Record would encode them as null values): see `kafkajsFastPaths`.
+ */
+export function packedMessages(
+  batch: PackedBatch,
+): { key: string; value: null; packedRun: PackedRun }[] {
+  const out = new Array<{ key: string; value: null; packedRun: PackedRun }>(batch.count);
+  let from = 0;
+  for (let r = 0; r < batch.runKeys.length; r++) {
+    const key = batch.runKeys[r] as string;
+    const to = batch.runEnds[r] as number;
+    const message = {
+      key,
+      value: null,
+      packedRun: new PackedRun(batch, from, to, Buffer.from(key)),
+    };
+    out.fill(message, from, to);
+    from = to;
+  }
+  return out;
+}
+
+type AnyRecord = EncoderLike | PackedRun;
+
+/** How many records from `i` are `run` (a run's records must stay together, in order). */
+function runLength(records: readonly AnyRecord[], i: number, run: PackedRun): number {
+  const n = run.to - run.from;
+  if (i + n > records.length) throw new Error("packed run split across partitions");
+  for (let k = 1; k < n; k++) {
+    if (records[i + k] !== run) throw new Error("packed run split across partitions");
+  }
+  return n;
+}
+
 /** All records of a batch in one buffer of the exact size. */
-function joinRecords(records: readonly EncoderLike[]): Buffer {
+function joinRecords(records: readonly AnyRecord[]): Buffer {
   let total = 0;
-  for (const r of records) total += r instanceof PendingRecord ? r.size : r.offset;
+  for (let i = 0; i < records.length; ) {
+    const r = records[i] as AnyRecord;
+    if (r instanceof PackedRun) {
+      total += r.size(i);
+      i += runLength(records, i, r);
+      continue;
+    }
+    total += r instanceof PendingRecord ? r.size : r.offset;
+    i++;
+  }
   const out = Buffer.allocUnsafe(total);
   let at = 0;
-  for (const r of records) {
+  for (let i = 0; i < records.length; ) {
+    const r = records[i] as AnyRecord;
+    if (r instanceof PackedRun) {
+      at = r.writeTo(out, at, i);
+      i += r.to - r.from;
+      continue;
+    }
     if (r instanceof PendingRecord) at = r.writeTo(out, at);
     else at += r.buffer.copy(out, at);
+    i++;
   }
+  if (at !== total) throw new Error(`record batch: wrote ${at} of ${total} bytes`);
   return out;
 }
 
@@ -227,7 +359,7 @@ export interface RecordBatchInput {
   producerId?: unknown;
   producerEpoch?: number;
   firstSequence?: number;
-  records?: EncoderLike[];
+  records?: AnyRecord[];
 }
 
 interface Deps {
@@ -266,6 +398,7 @@ export function fastRecordBatch(d: Deps): (b: RecordBatchInput) => Promise<Encod
     records = [],
   }) => {
     const attributes = (compression & d.COMPRESSION_CODEC_MASK) | (transactional ? 16 : 0);
+    const count = records.length;
     const joined = joinRecords(records);
     let payload: Buffer = joined;
     if (compression !== 0) {
@@ -281,7 +414,7 @@ export function fastRecordBatch(d: Deps): (b: RecordBatchInput) => Promise<Encod
       .writeInt64(producerId)
       .writeInt16(producerEpoch)
       .writeInt32(firstSequence)
-      .writeInt32(records.length)
+      .writeInt32(count)
       .writeBuffer(payload);
     const batch = writer(16 + batchBody.offset)
       .writeInt32(partitionLeaderEpoch)
@@ -335,9 +468,11 @@ export function kafkajsParts() {
     RecordBatch: (b: RecordBatchInput) => Promise<EncoderLike>;
     MAGIC_BYTE: number;
   }>(BATCH);
+  const crc = require(`${SRC}/recordBatch/crc32C/index.js`) as Deps["crc32C"];
   const stock = {
     Record: original<(r: RecordInput) => EncoderLike>(RECORD),
     RecordBatch: batch.RecordBatch,
+    crc32C: crc,
     MAGIC_BYTE: batch.MAGIC_BYTE,
     groupMessagesPerPartition: original<typeof groupMessagesPerPartition>(GROUP),
   };
@@ -346,12 +481,13 @@ export function kafkajsParts() {
     RecordBatch: fastRecordBatch({
       Encoder,
       Long: require("kafkajs/src/utils/long.js") as Deps["Long"],
-      crc32C: require(`${SRC}/recordBatch/crc32C/index.js`) as Deps["crc32C"],
+      crc32C: crc32c,
       lookupCodec: compression.lookupCodec,
       COMPRESSION_CODEC_MASK: compression.COMPRESSION_CODEC_MASK,
       MAGIC_BYTE: stock.MAGIC_BYTE,
     }),
     groupMessagesPerPartition,
+    crc32C: crc32c,
   };
   return { stock, fast };
 }

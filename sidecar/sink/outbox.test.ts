@@ -1,21 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { Backoff } from "../backoff.ts";
 import { SidecarError } from "../errors.ts";
+import { packed } from "./batch.ts";
 import { Outbox } from "./outbox.ts";
-import type { Sink, SinkAck, SinkMessage } from "./sink.ts";
+import type { Sink, SinkAck, SinkBatch, SinkMessage } from "./sink.ts";
 
 class RecordingSink implements Sink {
   readonly name = "recording";
   batches: number[][] = [];
   failNext = 0;
-  async publish(batch: readonly SinkMessage[]): Promise<SinkAck> {
+  async publish(input: SinkBatch): Promise<SinkAck> {
     await new Promise((r) => setTimeout(r, 2));
     if (this.failNext > 0) {
       this.failNext--;
       throw new SidecarError("unreachable", "down", { retriable: true });
     }
-    this.batches.push(batch.map((m) => Number(m.value.toString())));
-    return { where: "kafka", count: batch.length, bytes: 0 };
+    const batch = packed(input);
+    this.batches.push(batch.messages().map((m) => Number(m.value.toString())));
+    return { where: "kafka", count: batch.count, bytes: 0 };
   }
   async close() {}
 }

@@ -8,17 +8,21 @@
 // `onPressure(false)` lets it go on.
 import { Backoff, sleep } from "../backoff.ts";
 import { messageOf, SidecarError } from "../errors.ts";
+import { BatchBuilder, type PackedBatch } from "./batch.ts";
 import type { Sink, SinkAck, SinkMessage } from "./sink.ts";
 
 /**
- * One batch as two parallel arrays, not an object per record: a batch's records stay alive
- * through the linger, the send and the ack, and every object per record is copied by each
- * young-generation GC until it is promoted (with a 2 MB semi-space that is most of the GC).
+ * One batch: the messages packed into one buffer (each value copied in when it is added, so the
+ * caller's objects die young) and one meta per message. A batch's records stay alive through
+ * the linger, the send and the ack, and every object per record would be copied by each
+ * young-generation GC until it is promoted (with a 2 MB semi-space that was most of the GC).
  */
-export interface OutboxBatch<T> {
-  messages: SinkMessage[];
+interface ReadyBatch<T> {
+  batch: PackedBatch;
   /** Carried to onAck untouched (commit points, stream state), one per message. */
   metas: T[];
+  /** Sum of sizeOf() over the messages (what pendingBytes counts). */
+  size: number;
 }
 
 export interface OutboxOptions<T> {
@@ -38,11 +42,12 @@ export interface OutboxOptions<T> {
 export class Outbox<T> {
   private readonly opts: OutboxOptions<T>;
   private readonly backoff: Backoff;
-  private current: OutboxBatch<T> = { messages: [], metas: [] };
+  private readonly builder = new BatchBuilder();
+  private currentMetas: T[] = [];
   private currentBytes = 0;
-  /** When the first item of `current` came in. */
+  /** When the first item of the current batch came in. */
   private currentSince = 0;
-  private readonly ready: OutboxBatch<T>[] = [];
+  private readonly ready: ReadyBatch<T>[] = [];
   private unacked = 0;
   private pressured = false;
   private timer: NodeJS.Timeout | undefined;
@@ -64,23 +69,23 @@ export class Outbox<T> {
     return this.pressured;
   }
 
-  /** `message` is kept as given (not copied) until it is acknowledged. */
+  /** `message`'s value is copied now: the caller may reuse or drop it. */
   add(message: SinkMessage, meta: T): void {
     const size = sizeOf(message);
-    const n = this.current.messages.length;
+    const n = this.builder.count;
     if (n > 0 && (n >= this.opts.maxRecords || this.currentBytes + size > this.opts.maxBytes)) {
       this.seal();
     }
-    if (this.current.messages.length === 0) this.currentSince = Date.now();
-    this.current.messages.push(message);
-    this.current.metas.push(meta);
+    if (this.builder.count === 0) this.currentSince = Date.now();
+    this.builder.add(message.key, message.value);
+    this.currentMetas.push(meta);
     this.currentBytes += size;
     this.unacked += size;
     if (!this.pressured && this.unacked >= this.opts.highWaterBytes) {
       this.pressured = true;
       this.opts.onPressure?.(true);
     }
-    if (this.current.messages.length >= this.opts.maxRecords) this.seal();
+    if (this.builder.count >= this.opts.maxRecords) this.seal();
     else if (!this.sending) this.timer ??= setTimeout(() => this.seal(), this.opts.lingerMs);
   }
 
@@ -100,10 +105,8 @@ export class Outbox<T> {
   private seal(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.current.messages.length === 0) return;
-    this.ready.push(this.current);
-    this.current = { messages: [], metas: [] };
-    this.currentBytes = 0;
+    if (this.builder.count === 0) return;
+    this.takeCurrent();
     this.sending ??= this.run().finally(() => {
       this.sending = undefined;
       if (this.ready.length === 0) for (const wake of this.idleWaiters.splice(0)) wake();
@@ -114,21 +117,29 @@ export class Outbox<T> {
   private async run(): Promise<void> {
     for (;;) {
       await this.drain();
-      if (this.current.messages.length === 0 || this.stopping.signal.aborted) return;
+      if (this.builder.count === 0 || this.stopping.signal.aborted) return;
       const waited = Date.now() - this.currentSince;
       if (waited < this.opts.lingerMs) {
         this.timer ??= setTimeout(() => this.seal(), this.opts.lingerMs - waited);
         return;
       }
-      this.ready.push(this.current);
-      this.current = { messages: [], metas: [] };
-      this.currentBytes = 0;
+      this.takeCurrent();
     }
   }
 
+  private takeCurrent(): void {
+    this.ready.push({
+      batch: this.builder.take(),
+      metas: this.currentMetas,
+      size: this.currentBytes,
+    });
+    this.currentMetas = [];
+    this.currentBytes = 0;
+  }
+
   private async drain(): Promise<void> {
-    for (let batch = this.ready.shift(); batch; batch = this.ready.shift()) {
-      const { messages, metas } = batch;
+    for (let next = this.ready.shift(); next; next = this.ready.shift()) {
+      const { batch, metas, size } = next;
       let prepared = this.opts.beforePublish === undefined;
       for (let attempt = 1; ; attempt++) {
         if (this.stopping.signal.aborted) return;
@@ -137,9 +148,11 @@ export class Outbox<T> {
             await this.opts.beforePublish?.(metas);
             prepared = true;
           }
-          const ack = await this.opts.sink.publish(messages);
+          const ack = await this.opts.sink.publish(batch);
           this.backoff.reset();
-          for (const m of messages) this.unacked -= sizeOf(m);
+          this.unacked -= size;
+          // Published: no sink reads the batch any more (each copies what it keeps).
+          this.builder.reuse(batch);
           await this.opts.onAck(metas, ack);
           break;
         } catch (err) {

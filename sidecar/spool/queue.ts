@@ -8,16 +8,20 @@ import { type FileHandle, mkdir, open, readdir, readFile, stat, unlink } from "n
 import { join } from "node:path";
 import { z } from "zod";
 import { messageOf, SidecarError } from "../errors.ts";
-import type { SinkMessage } from "../sink/sink.ts";
+import type { PackedBatch } from "../sink/batch.ts";
+import type { SinkBatch, SinkMessage } from "../sink/sink.ts";
 import { syncDir, writeFileAtomic } from "../state/atomic.ts";
-import { decodeFrame, encodeFrame, FRAME_HEADER, frameLength } from "./frame.ts";
+import { decodeFrame, decodeFramePacked, encodeFrame, FRAME_HEADER, frameLength } from "./frame.ts";
 
 const SEGMENT = /^(\d{12})\.seg$/;
 const HEAD_FILE = "head.json";
 const Head = z.object({ segment: z.number().int().min(0), offset: z.number().int().min(0) });
 
 export interface SpoolFrame {
-  messages: SinkMessage[];
+  /** The batch, over the frame's buffer. */
+  batch: PackedBatch;
+  /** The same as objects (tests). */
+  readonly messages: SinkMessage[];
   /** On-disk size of the frame. */
   size: number;
 }
@@ -66,7 +70,7 @@ export class SpoolQueue {
   }
 
   /** Appends a batch durably; false when it does not fit now (wait for space). */
-  append(batch: readonly SinkMessage[]): Promise<boolean> {
+  append(batch: SinkBatch): Promise<boolean> {
     return this.exclusive(() => this.appendNow(batch));
   }
 
@@ -88,7 +92,7 @@ export class SpoolQueue {
     return run;
   }
 
-  private async appendNow(batch: readonly SinkMessage[]): Promise<boolean> {
+  private async appendNow(batch: SinkBatch): Promise<boolean> {
     const frame = encodeFrame(batch);
     if (frame.length > this.maxBytes / 2) {
       throw new SidecarError(
@@ -124,9 +128,15 @@ export class SpoolQueue {
       const len = frameLength(header) ?? 0;
       const frame = Buffer.alloc(FRAME_HEADER + len);
       await fh.read(frame, 0, frame.length, this.head.offset);
-      const messages = decodeFrame(frame);
-      if (!messages) throw new Error(`corrupt frame at ${seg.id}:${this.head.offset}`);
-      return { messages, size: frame.length };
+      const batch = decodeFramePacked(frame);
+      if (!batch) throw new Error(`corrupt frame at ${seg.id}:${this.head.offset}`);
+      return {
+        batch,
+        size: frame.length,
+        get messages() {
+          return batch.messages();
+        },
+      };
     } catch (err) {
       throw spoolError(this.dir, "cannot read", err);
     }

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Backoff } from "../backoff.ts";
 import { SidecarError } from "../errors.ts";
-import type { Sink, SinkAck, SinkMessage } from "../sink/sink.ts";
+import { packed } from "../sink/batch.ts";
+import type { Sink, SinkAck, SinkBatch, SinkMessage } from "../sink/sink.ts";
 import { decodeFrame, encodeFrame } from "./frame.ts";
 import { SpoolQueue } from "./queue.ts";
 import { SpoolingSink } from "./spooling-sink.ts";
@@ -21,11 +22,12 @@ class SwitchableSink implements Sink {
   readonly name = "switchable";
   up = true;
   received: string[] = [];
-  async publish(batch: readonly SinkMessage[]): Promise<SinkAck> {
+  async publish(input: SinkBatch): Promise<SinkAck> {
     await new Promise((r) => setTimeout(r, 1));
     if (!this.up) throw new SidecarError("unreachable", "down", { retriable: true });
-    for (const m of batch) this.received.push(m.value.toString());
-    return { where: "kafka", count: batch.length, bytes: 0 };
+    const batch = packed(input);
+    for (const m of batch.messages()) this.received.push(m.value.toString());
+    return { where: "kafka", count: batch.count, bytes: 0 };
   }
   async close() {}
 }

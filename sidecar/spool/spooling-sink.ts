@@ -5,7 +5,8 @@
 // waits (the caller stops reading: backpressure), it never drops.
 import { Backoff, sleep } from "../backoff.ts";
 import { messageOf, SidecarError } from "../errors.ts";
-import { batchBytes, type Sink, type SinkAck, type SinkMessage } from "../sink/sink.ts";
+import { countOf } from "../sink/batch.ts";
+import { batchBytes, type Sink, type SinkAck, type SinkBatch } from "../sink/sink.ts";
 import type { SpoolQueue } from "./queue.ts";
 
 export type SpoolObservation =
@@ -63,7 +64,7 @@ export class SpoolingSink implements Sink {
     };
   }
 
-  publish(batch: readonly SinkMessage[]): Promise<SinkAck> {
+  publish(batch: SinkBatch): Promise<SinkAck> {
     const run = this.chain.then(() => this.publishNow(batch));
     this.chain = run.catch(() => undefined);
     return run;
@@ -78,7 +79,7 @@ export class SpoolingSink implements Sink {
     await this.queue.close();
   }
 
-  private async publishNow(batch: readonly SinkMessage[]): Promise<SinkAck> {
+  private async publishNow(batch: SinkBatch): Promise<SinkAck> {
     if (this.mode === "direct") {
       try {
         const ack = await this.inner.publish(batch);
@@ -101,11 +102,11 @@ export class SpoolingSink implements Sink {
     this.setFull(false);
     this.observe({
       type: "spooled",
-      records: batch.length,
+      records: countOf(batch),
       bytes,
       spoolBytes: this.queue.diskBytes,
     });
-    return { where: "spool", count: batch.length, bytes };
+    return { where: "spool", count: countOf(batch), bytes };
   }
 
   private startReplay(): void {
@@ -135,7 +136,7 @@ export class SpoolingSink implements Sink {
         continue;
       }
       try {
-        const ack = await this.inner.publish(frame.messages);
+        const ack = await this.inner.publish(frame.batch);
         await this.queue.advance(frame);
         batches++;
         this.lastError = undefined;

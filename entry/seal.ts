@@ -5,7 +5,7 @@
 // that state belongs to is acknowledged.
 import { canonicalBytes } from "./canonical.ts";
 import { signNote } from "./checkpoint.ts";
-import { logLeafJson } from "./event-bytes.ts";
+import { logLeafBytes } from "./event-bytes.ts";
 import { generateSigningKey, type SigningKey, signBytes } from "./keys.ts";
 import {
   CompactRange,
@@ -175,9 +175,7 @@ export class StreamSealer {
       throw new SealerClosedError(`stream ${this.origin} epoch ${this.epoch} has ended`);
     const seq = this.range.size;
     // Encode once with the leaf prefix byte in front: the hash input and the message share it.
-    const prefixed = Buffer.from(
-      `\u0000${logLeafJson(this.origin, this.epoch, seq, this.prev, event, true)}`,
-    );
+    const prefixed = logLeafBytes(this.origin, this.epoch, seq, this.prev, event, true);
     return this.afterLeaf([
       this.append("log", seq, prefixed.subarray(1), leafDigestPrefixed(prefixed)),
     ]);

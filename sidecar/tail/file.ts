@@ -5,8 +5,8 @@
 // reading starts over in a new generation.
 import { createHash } from "node:crypto";
 import { type FileHandle, open } from "node:fs/promises";
-import type { LossEvent, SourceFile, TailEvent } from "./events.ts";
-import { LineSplitter, type SplitLine } from "./lines.ts";
+import type { LossEvent, SourceFile, TailEvent, TailLine } from "./events.ts";
+import { type LineFactory, LineSplitter } from "./lines.ts";
 
 /** The fingerprint covers up to this many leading bytes. */
 export const FINGERPRINT_BYTES = 1_024;
@@ -33,25 +33,56 @@ export class TailedFile {
   deleted = false;
   eof = false;
   lastDataAt = Date.now();
-  private splitter: LineSplitter;
+  private splitter: LineSplitter<TailLine>;
   private readonly maxLineBytes: number;
+  /** A line as the one object the tailer delivers (no SplitLine copied into a TailLine). */
+  private readonly toLine: LineFactory<TailLine> = (
+    offset,
+    endOffset,
+    bytes,
+    truncated,
+    fullLength,
+    fullSha256,
+    invalidUtf8,
+    unterminated,
+  ) => ({
+    offset,
+    endOffset,
+    bytes,
+    truncated,
+    fullLength,
+    fullSha256,
+    invalidUtf8,
+    unterminated,
+    kind: "line",
+    source: this.source,
+    file: this.source.path,
+    inode: this.source.ino,
+  });
 
   constructor(fh: FileHandle, source: SourceFile, position: number, maxLineBytes: number) {
     this.fh = fh;
     this.source = source;
     this.position = position;
     this.maxLineBytes = maxLineBytes;
-    this.splitter = new LineSplitter(maxLineBytes);
+    this.splitter = new LineSplitter(maxLineBytes, this.toLine);
   }
 
   get pendingBytes(): number {
     return this.splitter.pendingBytes;
   }
 
-  /** Reads up to `budget` bytes; pushes the completed lines to `out`. */
-  async read(budget: number, chunkBytes: number, out: TailEvent[]): Promise<number> {
+  /**
+   * Reads up to `budget` bytes; hands the completed lines of each chunk to `deliver` as soon as
+   * the chunk is split (a few hundred lines at a time: they are processed before the next
+   * young-generation GC instead of living through several and being promoted).
+   */
+  async read(
+    budget: number,
+    chunkBytes: number,
+    deliver: (lines: TailEvent[]) => void,
+  ): Promise<number> {
     let total = 0;
-    const split: SplitLine[] = [];
     while (total < budget) {
       const buf = Buffer.allocUnsafe(chunkBytes);
       const { bytesRead } = await this.fh.read(buf, 0, chunkBytes, this.position);
@@ -60,20 +91,21 @@ export class TailedFile {
         break;
       }
       this.eof = false;
-      this.splitter.push(buf.subarray(0, bytesRead), this.position, split);
+      const lines: TailEvent[] = [];
+      this.splitter.push(buf.subarray(0, bytesRead), this.position, lines as TailLine[]);
       this.position += bytesRead;
       total += bytesRead;
+      if (this.position > this.source.seenSize) this.source.seenSize = this.position;
+      if (lines.length > 0) deliver(lines);
     }
     if (total > 0) this.lastDataAt = Date.now();
-    if (this.position > this.source.seenSize) this.source.seenSize = this.position;
-    for (const l of split) out.push(this.toLine(l));
     return total;
   }
 
   /** Delivers a held unfinished line (flush timeout, rotation, drain). */
   flush(out: TailEvent[]): void {
     const l = this.splitter.flush();
-    if (l) out.push(this.toLine(l));
+    if (l) out.push(l);
   }
 
   /**
@@ -114,7 +146,7 @@ export class TailedFile {
       seenSize: size,
     };
     this.position = 0;
-    this.splitter = new LineSplitter(this.maxLineBytes);
+    this.splitter = new LineSplitter(this.maxLineBytes, this.toLine);
     if (lostTo > lostFrom) out.push(this.loss("truncated", lostFrom, lostTo));
     return true;
   }
@@ -123,16 +155,14 @@ export class TailedFile {
   private async readRest(path: string, out: TailEvent[]): Promise<void> {
     const fh = await open(path, "r");
     try {
-      const split: SplitLine[] = [];
       for (;;) {
         const buf = Buffer.allocUnsafe(65_536);
         const { bytesRead } = await fh.read(buf, 0, buf.length, this.position);
         if (bytesRead === 0) break;
-        this.splitter.push(buf.subarray(0, bytesRead), this.position, split);
+        this.splitter.push(buf.subarray(0, bytesRead), this.position, out as TailLine[]);
         this.position += bytesRead;
       }
       if (this.position > this.source.seenSize) this.source.seenSize = this.position;
-      for (const l of split) out.push(this.toLine(l));
     } finally {
       await fh.close();
     }
@@ -159,16 +189,6 @@ export class TailedFile {
       this.source.fpLen = fp.fpLen;
       this.source.fpHash = fp.fpHash;
     }
-  }
-
-  private toLine(l: SplitLine) {
-    return {
-      kind: "line" as const,
-      source: this.source,
-      file: this.source.path,
-      inode: this.source.ino,
-      ...l,
-    };
   }
 }
 

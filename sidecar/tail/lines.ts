@@ -28,17 +28,45 @@ export interface SplitLine {
 
 const NEWLINE = 0x0a;
 
-export class LineSplitter {
+/**
+ * Makes the object for one line (SplitLine's fields in its order): the tailer builds its
+ * TailLine here directly, so a line is one object, not a SplitLine plus a copy.
+ */
+export type LineFactory<L extends SplitLine> = (
+  offset: number,
+  endOffset: number,
+  bytes: Buffer,
+  truncated: boolean,
+  fullLength: number,
+  fullSha256: Buffer | undefined,
+  invalidUtf8: boolean,
+  unterminated: boolean,
+) => L;
+
+const splitLine: LineFactory<SplitLine> = (
+  offset,
+  endOffset,
+  bytes,
+  truncated,
+  fullLength,
+  fullSha256,
+  invalidUtf8,
+  unterminated,
+) => ({ offset, endOffset, bytes, truncated, fullLength, fullSha256, invalidUtf8, unterminated });
+
+export class LineSplitter<L extends SplitLine = SplitLine> {
   private readonly maxLineBytes: number;
+  private readonly make: LineFactory<L>;
   private parts: Buffer[] = [];
   private kept = 0; // bytes held in parts (<= maxLineBytes)
   private pendingLength = 0; // bytes of the pending line seen so far
   private pendingStart = 0;
   private hash: Hash | undefined; // only for a pending line past the limit
 
-  constructor(maxLineBytes: number) {
+  constructor(maxLineBytes: number, make?: LineFactory<L>) {
     if (maxLineBytes < 4) throw new RangeError("maxLineBytes must be at least 4");
     this.maxLineBytes = maxLineBytes;
+    this.make = make ?? (splitLine as unknown as LineFactory<L>);
   }
 
   /** Bytes of an unfinished line held since `pendingOffset`. */
@@ -51,7 +79,7 @@ export class LineSplitter {
   }
 
   /** Feeds `chunk`, which starts at file offset `base`; returns the lines it completes. */
-  push(chunk: Buffer, base: number, out: SplitLine[] = []): SplitLine[] {
+  push(chunk: Buffer, base: number, out: L[] = []): L[] {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(NEWLINE, start);
@@ -70,7 +98,7 @@ export class LineSplitter {
   }
 
   /** The pending unfinished line as an unterminated line, if any. */
-  flush(): SplitLine | undefined {
+  flush(): L | undefined {
     if (this.pendingLength === 0) return undefined;
     return this.takePending(this.pendingStart + this.pendingLength, true);
   }
@@ -83,13 +111,33 @@ export class LineSplitter {
     this.hash = undefined;
   }
 
-  private whole(bytes: Buffer, offset: number, endOffset: number): SplitLine {
+  private whole(bytes: Buffer, offset: number, endOffset: number): L {
     if (bytes.length <= this.maxLineBytes) {
-      return line(offset, endOffset, bytes, bytes.length, undefined, false);
+      return this.line(offset, endOffset, bytes, bytes.length, undefined, false);
     }
     const fullSha256 = createHash("sha256").update(bytes).digest();
     const cut = withoutSplitChar(bytes.subarray(0, this.maxLineBytes));
-    return line(offset, endOffset, cut, bytes.length, fullSha256, false);
+    return this.line(offset, endOffset, cut, bytes.length, fullSha256, false);
+  }
+
+  private line(
+    offset: number,
+    endOffset: number,
+    bytes: Buffer,
+    fullLength: number,
+    fullSha256: Buffer | undefined,
+    unterminated: boolean,
+  ): L {
+    return this.make(
+      offset,
+      endOffset,
+      bytes,
+      fullSha256 !== undefined,
+      fullLength,
+      fullSha256,
+      !isUtf8(bytes),
+      unterminated,
+    );
   }
 
   private hold(bytes: Buffer, offset: number): void {
@@ -112,11 +160,11 @@ export class LineSplitter {
     this.kept = this.maxLineBytes;
   }
 
-  private takePending(endOffset: number, unterminated: boolean): SplitLine {
+  private takePending(endOffset: number, unterminated: boolean): L {
     const joined = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts);
     const truncated = this.hash !== undefined;
     const bytes = truncated ? withoutSplitChar(joined) : joined;
-    const out = line(
+    const out = this.line(
       this.pendingStart,
       endOffset,
       bytes,
@@ -130,26 +178,6 @@ export class LineSplitter {
     this.hash = undefined;
     return out;
   }
-}
-
-function line(
-  offset: number,
-  endOffset: number,
-  bytes: Buffer,
-  fullLength: number,
-  fullSha256: Buffer | undefined,
-  unterminated: boolean,
-): SplitLine {
-  return {
-    offset,
-    endOffset,
-    bytes,
-    truncated: fullSha256 !== undefined,
-    fullLength,
-    fullSha256,
-    invalidUtf8: !isUtf8(bytes),
-    unterminated,
-  };
 }
 
 /** `bytes` without a UTF-8 sequence that the truncation cut in two at its end. */

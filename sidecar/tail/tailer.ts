@@ -195,7 +195,7 @@ export class Tailer {
       const out: TailEvent[] = [];
       await this.guard(f.source.path, async () => {
         if (!this.paused) {
-          const read = await f.read(budget, chunk, out);
+          const read = await f.read(budget, chunk, (lines) => this.emitRead(lines));
           if (read >= budget) this.again = true;
           if (read > 0) readSome = true;
           if (f.eof) await f.checkTruncation(deep, out, findCopy);
@@ -358,10 +358,24 @@ export class Tailer {
     this.opts.deliver(events);
   }
 
+  /**
+   * Lines delivered while a file is being read: a failure downstream is not a tail error of
+   * that file (guard() would report it and read on past the lines): it leaves the cycle, as a
+   * failure of emit() does.
+   */
+  private emitRead(events: TailEvent[]): void {
+    try {
+      this.emit(events);
+    } catch (err) {
+      throw new DeliveryFailed(err);
+    }
+  }
+
   private async guard<T>(file: string, fn: () => Promise<T>): Promise<T | undefined> {
     try {
       return await fn();
     } catch (err) {
+      if (err instanceof DeliveryFailed) throw err.cause;
       this.failed(file, err);
       return undefined;
     }
@@ -376,5 +390,11 @@ export class Tailer {
             cause: err,
           });
     this.opts.observe?.({ type: "tail-error", file, error });
+  }
+}
+
+class DeliveryFailed extends Error {
+  constructor(cause: unknown) {
+    super("delivery failed", { cause });
   }
 }

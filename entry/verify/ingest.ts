@@ -1,7 +1,7 @@
 // First pass of verification: each message is checked on its own (size, depth, UTF-8, canonical
 // bytes, schema, origin against the Kafka key) and filed under its stream. Only what passes is
-// kept, as compact facts (hashes and the few fields the stream checks need), so memory grows
-// with the number of records, not their size.
+// kept, as compact facts (hashes and the few fields the stream checks need, in columns: see
+// leaves.ts), so memory grows with the number of records, not their size.
 // The bytes go through the single-pass scanner (scan.ts) rather than JSON.parse: it settles
 // format and canonical form for every message and, for `log` records (nearly all of them),
 // the whole schema and the fields kept. Only the rare other messages are then parsed and
@@ -9,10 +9,13 @@
 
 import type { z } from "zod";
 import type { Json, ParseLimits } from "../canonical.ts";
-import { type Digest, digestHex, leafDigest } from "../merkle.ts";
-import { CheckpointMessage, type KeyCert, LeafRecord, type LeafType } from "../record.ts";
+import { leafDigest } from "../merkle.ts";
+import { CheckpointMessage, LeafRecord } from "../record.ts";
 import { type Finding, finding } from "./findings.ts";
+import { type LeafExtras, LeafTable } from "./leaves.ts";
 import { type LogFields, scanRecord } from "./scan.ts";
+
+export { type LeafFact, sourceKey } from "./leaves.ts";
 
 export interface InputMessage {
   /** The Kafka message key; absent for a ledger file, where the record's origin is its stream. */
@@ -20,41 +23,6 @@ export interface InputMessage {
   value: Uint8Array;
   /** Where it came from, for findings: "partition 0 offset 17", "line 5". */
   position: string;
-}
-
-export interface LeafFact {
-  seq: number;
-  epoch: number;
-  type: LeafType;
-  /** The leaf hash (latin1 digest string). */
-  hash: Digest;
-  /** The record's prev (hex); "" when `prevDigest` stands for it. */
-  prev: string | null;
-  /**
-   * Set when prev was the hex of the leaf that arrived just before in the same stream: that
-   * leaf's digest, shared rather than a second 64-character string kept per record.
-   */
-  prevDigest?: Digest;
-  arrival: number;
-  position: string;
-  /** epoch-start / key-rotate */
-  cert?: KeyCert;
-  heartbeatMs?: number;
-  link?: { epoch: number; checkpoint: string } | null;
-  time?: string;
-  /**
-   * log: where the line came from, to recognise a source read twice (see sourceKey). Kept as
-   * the parts the record already gave, not joined: most records never need the key.
-   */
-  file?: string;
-  offset?: number;
-  lineHash?: string;
-  gap?: { reason: string; file: string; lostFrom: number; lostTo: number };
-}
-
-/** The source of a log record's line (file, offset, line hash), or undefined for other leaves. */
-export function sourceKey(l: LeafFact): string | undefined {
-  return l.lineHash === undefined ? undefined : `${l.file}\u0000${l.offset}\u0000${l.lineHash}`;
 }
 
 export interface CheckpointFact {
@@ -67,7 +35,7 @@ export interface CheckpointFact {
 
 export interface StreamFacts {
   origin: string;
-  leaves: LeafFact[];
+  leaves: LeafTable;
   checkpoints: CheckpointFact[];
 }
 
@@ -76,6 +44,8 @@ export class Ingest {
   readonly findings: Finding[] = [];
   private arrival = 0;
   private readonly limits: ParseLimits;
+  private lastOrigin: string | null = null;
+  private lastStream: StreamFacts | null = null;
 
   constructor(limits: ParseLimits) {
     this.limits = limits;
@@ -85,7 +55,7 @@ export class Ingest {
     const arrival = this.arrival++;
     const scanned = scanRecord(msg.value, this.limits);
     if (scanned.kind === "log") {
-      this.addLog(msg, scanned.log, arrival);
+      this.addLog(msg, scanned.log);
       return;
     }
     if (scanned.kind !== "other") {
@@ -100,15 +70,19 @@ export class Ingest {
     const type =
       typeof value === "object" && value !== null && !Array.isArray(value) ? value.type : undefined;
     if (type === "checkpoint") this.addCheckpoint(msg, value, arrival);
-    else this.addLeaf(msg, value, arrival);
+    else this.addLeaf(msg, value);
   }
 
   private stream(origin: string): StreamFacts {
+    // Consecutive records of a stream carry the same origin string (the scanner reuses it).
+    if (origin === this.lastOrigin && this.lastStream !== null) return this.lastStream;
     let s = this.streams.get(origin);
     if (!s) {
-      s = { origin, leaves: [], checkpoints: [] };
+      s = { origin, leaves: new LeafTable(), checkpoints: [] };
       this.streams.set(origin, s);
     }
+    this.lastOrigin = origin;
+    this.lastStream = s;
     return s;
   }
 
@@ -124,27 +98,11 @@ export class Ingest {
   }
 
   /** A log record the scanner checked against the whole LogRecord schema. */
-  private addLog(msg: InputMessage, r: LogFields, arrival: number): void {
+  private addLog(msg: InputMessage, r: LogFields): void {
     if (!this.originMatches(msg, r.origin)) return;
-    const stream = this.stream(r.origin);
-    const fact: LeafFact = {
-      seq: r.seq,
-      epoch: r.epoch,
-      type: "log",
-      hash: leafDigest(msg.value),
-      prev: r.prev,
-      arrival,
-      position: msg.position,
-    };
-    const before = stream.leaves[stream.leaves.length - 1];
-    if (before !== undefined && r.prev !== null && r.prev === digestHex(before.hash)) {
-      fact.prev = "";
-      fact.prevDigest = before.hash;
-    }
-    fact.file = r.file;
-    fact.offset = r.offset;
-    fact.lineHash = r.lineHash;
-    stream.leaves.push(fact);
+    const leaves = this.stream(r.origin).leaves;
+    const i = leaves.push(r.seq, r.epoch, "log", leafDigest(msg.value), r.prev, msg.position);
+    leaves.setSource(i, r.file, r.offset, r.lineHash);
   }
 
   private schemaFailure(msg: InputMessage, what: string, error: z.ZodError): void {
@@ -161,7 +119,7 @@ export class Ingest {
     );
   }
 
-  private addLeaf(msg: InputMessage, value: Json, arrival: number): void {
+  private addLeaf(msg: InputMessage, value: Json): void {
     const parsed = LeafRecord.safeParse(value);
     if (!parsed.success) {
       this.schemaFailure(msg, "record", parsed.error);
@@ -169,39 +127,29 @@ export class Ingest {
     }
     const r = parsed.data;
     if (!this.originMatches(msg, r.origin)) return;
-    const fact: LeafFact = {
-      seq: r.seq,
-      epoch: r.epoch,
-      type: r.type,
-      hash: leafDigest(msg.value),
-      prev: r.prev,
-      arrival,
-      position: msg.position,
-    };
+    const leaves = this.stream(r.origin).leaves;
+    const i = leaves.push(r.seq, r.epoch, r.type, leafDigest(msg.value), r.prev, msg.position);
+    let extras: LeafExtras | undefined;
     switch (r.type) {
       case "log":
-        fact.file = r.event.source.file;
-        fact.offset = r.event.source.offset;
-        fact.lineHash = r.event.source.lineHash;
+        leaves.setSource(i, r.event.source.file, r.event.source.offset, r.event.source.lineHash);
         break;
       case "epoch-start":
-        fact.cert = r.cert;
-        fact.heartbeatMs = r.heartbeatMs;
-        fact.link = r.link;
-        fact.time = r.time;
+        extras = { cert: r.cert, heartbeatMs: r.heartbeatMs, link: r.link, time: r.time };
         break;
       case "key-rotate":
-        fact.cert = r.cert;
-        fact.time = r.time;
+        extras = { cert: r.cert, time: r.time };
         break;
       case "gap":
-        fact.gap = { reason: r.reason, file: r.file, lostFrom: r.lostFrom, lostTo: r.lostTo };
-        fact.time = r.time;
+        extras = {
+          gap: { reason: r.reason, file: r.file, lostFrom: r.lostFrom, lostTo: r.lostTo },
+          time: r.time,
+        };
         break;
       default:
-        fact.time = r.time;
+        extras = { time: r.time };
     }
-    this.stream(r.origin).leaves.push(fact);
+    if (extras) leaves.setExtras(i, extras);
   }
 
   private addCheckpoint(msg: InputMessage, value: Json, arrival: number): void {

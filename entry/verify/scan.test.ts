@@ -710,7 +710,7 @@ describe("Ingest files each message as parseCanonical + zod did", () => {
     const s = [...ingest.streams.values()][0];
     const c = s?.checkpoints[0];
     if (c) return { checkpoint: c.epoch, note: c.note, range: c.range };
-    const l = s?.leaves[0];
+    const l = s && s.leaves.length > 0 ? s.leaves.fact(0) : undefined;
     if (!l) return "nothing";
     return {
       seq: l.seq,

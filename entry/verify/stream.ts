@@ -5,10 +5,20 @@
 import { canonicalBytes } from "../canonical.ts";
 import { type NoteError, parseNote, verifyNoteSignatures } from "../checkpoint.ts";
 import { keyIdOf, verifyBytes } from "../keys.ts";
-import { CompactRange, type Digest, digestHex, toDigest } from "../merkle.ts";
+import { CompactRange, type Digest, toDigest } from "../merkle.ts";
 import type { KeyCert } from "../record.ts";
 import { type Finding, type FindingCode, finding } from "./findings.ts";
-import { type CheckpointFact, type LeafFact, type StreamFacts, sourceKey } from "./ingest.ts";
+import type { CheckpointFact, StreamFacts } from "./ingest.ts";
+import {
+  EPOCH_END,
+  EPOCH_START,
+  GAP,
+  KEY_ROTATE,
+  type LeafFact,
+  type LeafTable,
+  LOG,
+  SeqSlots,
+} from "./leaves.ts";
 import type { TrustedTree } from "./trust.ts";
 
 export interface PolicyKey {
@@ -157,12 +167,16 @@ class StreamCheck {
       }
       return e;
     };
-    for (const l of this.facts.leaves) {
-      const e = get(l.epoch);
-      if (l.type === "epoch-start" && !e.start) {
-        e.start = l;
-        e.startSeq = l.seq;
-      } else if (!e.start) e.startSeq = Math.min(e.startSeq, l.seq);
+    const leaves = this.facts.leaves;
+    let e: EpochInfo | undefined;
+    for (let i = 0; i < leaves.length; i++) {
+      const epoch = leaves.epochAt(i);
+      if (e === undefined || epoch !== e.epoch) e = get(epoch);
+      if (e.start) continue;
+      if (leaves.typeCodeAt(i) === EPOCH_START) {
+        e.start = leaves.fact(i);
+        e.startSeq = e.start.seq;
+      } else e.startSeq = Math.min(e.startSeq, leaves.seqAt(i));
     }
     for (const c of this.facts.checkpoints) get(c.epoch);
     const treeOf = (epoch: number, seen = new Set<number>()): number => {
@@ -328,49 +342,79 @@ class StreamCheck {
     }
     const inTree = new Set(epochs.map((e) => e.epoch));
 
-    // Place leaves.
-    const slots = new Map<number, LeafFact>();
-    const orphaned: LeafFact[] = [];
+    // Place leaves: the first to arrive for a seq holds it.
+    const leaves = this.facts.leaves;
+    let lowest = Number.POSITIVE_INFINITY;
+    let highest = -1;
+    let inTreeCount = 0;
+    for (let i = 0; i < leaves.length; i++) {
+      if (!inTree.has(leaves.epochAt(i))) continue;
+      const seq = leaves.seqAt(i);
+      inTreeCount++;
+      if (seq < lowest) lowest = seq;
+      if (seq > highest) highest = seq;
+    }
+    const slots = new SeqSlots(lowest, highest, inTreeCount);
+    const orphaned: number[] = [];
+    const withCert: number[] = [];
     let duplicates = 0;
     let reordered = 0;
-    let maxPlaced = -1;
-    for (const l of this.facts.leaves) {
-      if (!inTree.has(l.epoch)) continue;
-      const info = all.get(l.epoch) as EpochInfo;
-      if (l.seq >= (nextStart.get(l.epoch) ?? Number.POSITIVE_INFINITY)) {
-        orphaned.push(l);
+    let placed = 0;
+    let minSeq = Number.POSITIVE_INFINITY;
+    let maxSeq = -1;
+    // The epoch's facts, looked up again only when the epoch changes from one leaf to the next.
+    let epoch = Number.NaN;
+    let epochInTree = false;
+    let info: EpochInfo | undefined;
+    let next = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < leaves.length; i++) {
+      const e = leaves.epochAt(i);
+      if (e !== epoch) {
+        epoch = e;
+        epochInTree = inTree.has(e);
+        info = all.get(e);
+        next = nextStart.get(e) ?? Number.POSITIVE_INFINITY;
+      }
+      if (!epochInTree) continue;
+      const seq = leaves.seqAt(i);
+      if (seq >= next) {
+        orphaned.push(i);
         continue;
       }
-      if (info.start && l.seq < info.startSeq) {
+      if (info?.start && seq < info.startSeq) {
         this.report(
           "CONFLICT",
-          `seq ${l.seq} of epoch ${l.epoch} lies before that epoch began (${info.startSeq})`,
+          `seq ${seq} of epoch ${epoch} lies before that epoch began (${info.startSeq})`,
           {
-            epoch: l.epoch,
-            seq: [l.seq, l.seq],
-            position: l.position,
+            epoch,
+            seq: [seq, seq],
+            position: leaves.positionAt(i),
           },
         );
         continue;
       }
-      const have = slots.get(l.seq);
-      if (!have) {
-        slots.set(l.seq, l);
-        if (l.seq < maxPlaced) reordered++;
-        maxPlaced = Math.max(maxPlaced, l.seq);
-      } else if (have.hash === l.hash) duplicates++;
+      const have = slots.get(seq);
+      if (have < 0) {
+        slots.set(seq, i);
+        placed++;
+        if (seq < maxSeq) reordered++;
+        if (seq > maxSeq) maxSeq = seq;
+        if (seq < minSeq) minSeq = seq;
+        if (leaves.typeCodeAt(i) !== LOG && leaves.extrasAt(i)?.cert) withCert.push(i);
+      } else if (leaves.sameHash(have, i)) duplicates++;
       else {
         this.report(
           "CONFLICT",
-          `two different records claim seq ${l.seq} of epoch ${l.epoch} (${have.position}, ${l.position})`,
+          `two different records claim seq ${seq} of epoch ${epoch} (${leaves.positionAt(have)}, ${leaves.positionAt(i)})`,
           {
-            epoch: l.epoch,
-            seq: [l.seq, l.seq],
-            position: l.position,
+            epoch,
+            seq: [seq, seq],
+            position: leaves.positionAt(i),
           },
         );
       }
     }
+    if (placed === 0) minSeq = 0;
     if (duplicates > 0)
       this.report("DUPLICATE", `${duplicates} record(s) delivered more than once`, {
         count: duplicates,
@@ -381,25 +425,18 @@ class StreamCheck {
       });
 
     // Learn the epoch keys the records introduce, in tree order, before judging signatures.
-    for (const seq of [...slots.keys()].sort((a, b) => a - b)) {
-      const l = slots.get(seq) as LeafFact;
-      if (l.cert) this.checkCert(l.cert, l.epoch, l.position);
+    withCert.sort((x, y) => leaves.seqAt(x) - leaves.seqAt(y));
+    for (const i of withCert) {
+      const cert = leaves.extrasAt(i)?.cert as KeyCert;
+      this.checkCert(cert, leaves.epochAt(i), leaves.positionAt(i));
     }
     this.claimedTo = 0;
     const checkpoints = this.checkpoints(epochs);
     const trusted = this.ctx.trusted.find((t) => t.genesis === treeId);
-    const seqs = [...slots.keys()];
-    // Loops, not Math.min(...seqs): a stream has far more leaves than a call has arguments.
-    let minSeq = seqs.length > 0 ? Number.POSITIVE_INFINITY : 0;
-    let maxSeq = -1;
-    for (const q of seqs) {
-      if (q < minSeq) minSeq = q;
-      if (q > maxSeq) maxSeq = q;
-    }
 
     // Anchor: the empty tree, the verifier's own earlier state, or a checkpoint's range.
     let anchor: { size: number; range: CompactRange; why: string; keyId?: string } | null = null;
-    if (minSeq === 0 && slots.has(0)) anchor = { size: 0, range: new CompactRange(), why: "" };
+    if (minSeq === 0 && slots.get(0) >= 0) anchor = { size: 0, range: new CompactRange(), why: "" };
     else if (trusted && trusted.size >= minSeq) {
       anchor = {
         size: trusted.size,
@@ -421,7 +458,7 @@ class StreamCheck {
         };
       }
     }
-    if (seqs.length > 0 && minSeq > 0 && anchor?.size !== 0) {
+    if (placed > 0 && minSeq > 0 && anchor?.size !== 0) {
       this.report(
         "HEAD_TRUNCATED",
         anchor
@@ -431,13 +468,18 @@ class StreamCheck {
       );
     }
     if (!anchor) return { verified: null, trusted: undefined };
+    const base = anchor.size;
 
     // Walk the leaves from the anchor: chain, key ownership, gaps; roots at checkpoint sizes.
+    // The tree is rebuilt only up to the largest size something signed (a checkpoint, or this
+    // verifier's state); past it the walk visits only the seqs that hold a leaf, so a record
+    // with a huge seq is one GAP finding, not a loop over every seq before it.
     const sizes = new Set(checkpoints.map((c) => c.size));
     if (trusted) sizes.add(trusted.size);
-    let end = Math.max(maxSeq + 1, anchor.size);
-    for (const c of checkpoints) if (c.size > end) end = c.size;
-    const roots = new Map<number, Digest>([[anchor.size, anchor.range.rootDigest()]]);
+    let treeEnd = base;
+    for (const size of sizes) if (size > treeEnd) treeEnd = size;
+    const end = Math.max(maxSeq + 1, treeEnd);
+    const roots = new Map<number, Digest>([[base, anchor.range.rootDigest()]]);
     // The roots the checkpoints sign, by size: where the rebuilt tree matches one, its compact
     // range is kept, so the trusted state needs no second pass over the leaves.
     const signedRoots = new Map<number, Set<Digest>>();
@@ -446,9 +488,20 @@ class StreamCheck {
       set.add(c.root);
       signedRoots.set(c.size, set);
     }
-    const rangeAt = new Map<number, CompactRange>([[anchor.size, anchor.range.clone()]]);
-    const owner: string[] = [];
-    const hashes: Digest[] = [];
+    let matchedRange = { size: base, range: anchor.range.clone() };
+    // Who owns each seq up to treeEnd: the key current when it was appended, as a small number.
+    const keyIds = [""];
+    const keyNumbers = new Map<string, number>([["", 0]]);
+    const keyNumber = (id: string): number => {
+      let n = keyNumbers.get(id);
+      if (n === undefined) {
+        n = keyIds.length;
+        keyIds.push(id);
+        keyNumbers.set(id, n);
+      }
+      return n;
+    };
+    const owner = new Int32Array(treeEnd - base);
     const range = anchor.range.clone();
     // The key current at the anchor: the verifier's own record of it, or the anchor's signer.
     let currentKey = anchor.keyId ?? "";
@@ -463,57 +516,59 @@ class StreamCheck {
       });
       missingFrom = -1;
     };
-    for (let seq = anchor.size; seq < end; seq++) {
-      const leaf = slots.get(seq);
-      if (!leaf) {
+    // The leaf at the seq before the one visited, or -1 when it is missing (or the anchor).
+    let before = -1;
+    const visit = (seq: number, i: number) => {
+      flushMissing(seq);
+      if (
+        (seq === 0 && !leaves.prevIsNull(i)) ||
+        (seq > base && !(before >= 0 && leaves.chainsTo(i, before)))
+      ) {
+        this.report("BROKEN_CHAIN", `seq ${seq}: prev does not match the record before it`, {
+          epoch: leaves.epochAt(i),
+          seq: [seq, seq],
+          position: leaves.positionAt(i),
+        });
+      }
+      const type = leaves.typeCodeAt(i);
+      if (type !== LOG) this.visitSpecial(leaves, i, seq, all);
+      if (type === EPOCH_START || type === KEY_ROTATE) {
+        const cert = leaves.extrasAt(i)?.cert;
+        const key = cert && this.checkCert(cert, leaves.epochAt(i), leaves.positionAt(i));
+        const next = key && cert ? cert.keyId : "";
+        if (type === EPOCH_START) currentKey = next;
+        if (seq < treeEnd) owner[seq - base] = keyNumber(currentKey);
+        if (type === KEY_ROTATE) currentKey = next;
+      } else if (seq < treeEnd) owner[seq - base] = keyNumber(currentKey);
+      before = i;
+    };
+    for (let seq = base; seq < treeEnd; seq++) {
+      const i = slots.get(seq);
+      if (i < 0) {
         if (missingFrom < 0) missingFrom = seq;
-        owner.push(currentKey);
-        hashes.push(ZERO);
+        owner[seq - base] = keyNumber(currentKey);
         range.appendDigest(ZERO);
+        before = -1;
       } else {
-        flushMissing(seq);
-        const before = seq > anchor.size ? hashes[hashes.length - 1] : undefined;
-        // prevDigest (the digest whose hex the record's prev was) compares as digests.
-        const chained =
-          leaf.prevDigest !== undefined
-            ? before !== undefined && before !== ZERO && leaf.prevDigest === before
-            : (before && before !== ZERO ? digestHex(before) : undefined) === leaf.prev;
-        if ((seq === 0 && leaf.prev !== null) || (seq > anchor.size && !chained)) {
-          this.report("BROKEN_CHAIN", `seq ${seq}: prev does not match the record before it`, {
-            epoch: leaf.epoch,
-            seq: [seq, seq],
-            position: leaf.position,
-          });
-        }
-        if (leaf.type === "epoch-start" && leaf.cert) {
-          currentKey = this.checkCert(leaf.cert, leaf.epoch, leaf.position) ? leaf.cert.keyId : "";
-        }
-        owner.push(currentKey);
-        if (leaf.type === "key-rotate" && leaf.cert) {
-          currentKey = this.checkCert(leaf.cert, leaf.epoch, leaf.position) ? leaf.cert.keyId : "";
-        }
-        if (leaf.type === "epoch-end") (all.get(leaf.epoch) as EpochInfo).ended = true;
-        if (leaf.type === "gap" && leaf.gap) {
-          const g = leaf.gap;
-          this.report(
-            "GAP",
-            `the sidecar lost ${g.file} bytes ${g.lostFrom}..${g.lostTo} (${g.reason})`,
-            {
-              epoch: leaf.epoch,
-              seq: [seq, seq],
-              position: leaf.position,
-            },
-          );
-        }
-        hashes.push(leaf.hash);
-        range.appendDigest(leaf.hash);
+        visit(seq, i);
+        range.appendDigest(leaves.hashAt(i));
       }
       if (sizes.has(seq + 1)) {
         const root = range.rootDigest();
         roots.set(seq + 1, root);
         keyAtSize.set(seq + 1, currentKey);
-        if (signedRoots.get(seq + 1)?.has(root)) rangeAt.set(seq + 1, range.clone());
+        if (signedRoots.get(seq + 1)?.has(root))
+          matchedRange = { size: seq + 1, range: range.clone() };
       }
+    }
+    let cursor = treeEnd;
+    for (const seq of slots.seqsFrom(treeEnd)) {
+      if (seq > cursor) {
+        if (missingFrom < 0) missingFrom = cursor;
+        before = -1;
+      }
+      visit(seq, slots.get(seq));
+      cursor = seq + 1;
     }
     flushMissing(end);
 
@@ -547,7 +602,7 @@ class StreamCheck {
         this.report("CLOCK_ANOMALY", `checkpoint time ${c.time} is before ${last}`, where);
       lastTimeByEpoch.set(c.epoch, c.time);
       if (c.size > covered) {
-        this.checkOwners(c, owner, anchor.size, covered);
+        this.checkOwners(c, owner, keyIds, anchor.size, covered);
         covered = c.size;
         coveredRoot = c.root;
       }
@@ -581,7 +636,8 @@ class StreamCheck {
     // Records after the last checkpoint, crashes, superseded records, silence.
     // Leaves under a checkpoint that failed are reported by that failure, not as unsealed.
     const signedTo = Math.max(covered, this.claimedTo);
-    const unsealed = [...slots.keys()].filter((s) => s >= signedTo).length;
+    let unsealed = 0;
+    for (const _ of slots.seqsFrom(signedTo)) unsealed++;
     if (unsealed > 0) {
       const whole = matched.length === 0 || (covered === anchor.size && anchor.size === 0);
       this.findings.push({
@@ -601,7 +657,10 @@ class StreamCheck {
     }
     for (let i = 0; i + 1 < epochs.length; i++) {
       const e = epochs[i] as EpochInfo;
-      if (!e.ended && !orphaned.some((o) => o.epoch === e.epoch && o.type === "epoch-end")) {
+      if (
+        !e.ended &&
+        !orphaned.some((o) => leaves.epochAt(o) === e.epoch && leaves.typeCodeAt(o) === EPOCH_END)
+      ) {
         this.report(
           "UNCLEAN_END",
           `epoch ${e.epoch} ended without epoch-end (the sidecar was killed)`,
@@ -609,7 +668,7 @@ class StreamCheck {
         );
       }
     }
-    this.reportOrphans(orphaned, slots);
+    this.reportOrphans(leaves, orphaned, slots);
     const lastEpoch = epochs[epochs.length - 1];
     const newest = matched[matched.length - 1];
     if (this.ctx.now !== undefined && lastEpoch && !lastEpoch.ended && newest) {
@@ -638,7 +697,7 @@ class StreamCheck {
     const keys: Record<string, string> = {};
     for (const [id, k] of this.keys) keys[id] = k.key.toString("base64");
     // covered is anchor.size or the size of a checkpoint whose root matched: kept above.
-    const finalRange = rangeAt.get(covered);
+    const finalRange = matchedRange.size === covered ? matchedRange.range : undefined;
     if (!finalRange) throw new Error(`internal: no compact range kept at size ${covered}`);
     const trustedTree: TrustedTree | undefined =
       covered > 0
@@ -657,14 +716,43 @@ class StreamCheck {
     return { verified, trusted: trustedTree };
   }
 
+  /** What a leaf other than a log record adds as it is visited: epoch ends and gap reports. */
+  private visitSpecial(
+    leaves: LeafTable,
+    i: number,
+    seq: number,
+    all: Map<number, EpochInfo>,
+  ): void {
+    const type = leaves.typeCodeAt(i);
+    if (type === EPOCH_END) (all.get(leaves.epochAt(i)) as EpochInfo).ended = true;
+    const g = type === GAP ? leaves.extrasAt(i)?.gap : undefined;
+    if (g) {
+      this.report(
+        "GAP",
+        `the sidecar lost ${g.file} bytes ${g.lostFrom}..${g.lostTo} (${g.reason})`,
+        {
+          epoch: leaves.epochAt(i),
+          seq: [seq, seq],
+          position: leaves.positionAt(i),
+        },
+      );
+    }
+  }
+
   /** The journald lesson: the first checkpoint covering a record must be signed by its key. */
-  private checkOwners(c: ValidCheckpoint, owner: string[], base: number, from: number): void {
+  private checkOwners(
+    c: ValidCheckpoint,
+    owner: Int32Array,
+    keyIds: readonly string[],
+    base: number,
+    from: number,
+  ): void {
     let bad = 0;
     let later = false;
     let first = -1;
     const signer = this.keys.get(c.keyId)?.order ?? -1;
     for (let seq = from; seq < c.size; seq++) {
-      const own = owner[seq - base] ?? "";
+      const own = keyIds[owner[seq - base] as number] ?? "";
       if (own === c.keyId) continue;
       if (first < 0) first = seq;
       bad++;
@@ -681,16 +769,17 @@ class StreamCheck {
     );
   }
 
-  private reportOrphans(orphaned: LeafFact[], slots: Map<number, LeafFact>): void {
+  private reportOrphans(leaves: LeafTable, orphaned: number[], slots: SeqSlots): void {
     if (orphaned.length === 0) return;
-    const byEpoch = new Map<number, LeafFact[]>();
+    const byEpoch = new Map<number, number[]>();
     for (const o of orphaned) {
-      const list = byEpoch.get(o.epoch);
+      const epoch = leaves.epochAt(o);
+      const list = byEpoch.get(epoch);
       if (list) list.push(o);
-      else byEpoch.set(o.epoch, [o]);
+      else byEpoch.set(epoch, [o]);
     }
     for (const [epoch, list] of byEpoch) {
-      const seqs = list.map((l) => l.seq);
+      const seqs = list.map((o) => leaves.seqAt(o));
       this.report(
         "ORPHANED",
         `${list.length} unsealed record(s) of epoch ${epoch} superseded by the next epoch`,
@@ -703,13 +792,12 @@ class StreamCheck {
     }
     // Only orphans can be replays: the set of placed sources is built only when there are any.
     const placedSources = new Set<string>();
-    if (orphaned.length > 0)
-      for (const l of slots.values()) {
-        const key = sourceKey(l);
-        if (key !== undefined) placedSources.add(key);
-      }
+    for (const seq of slots.seqsFrom(0)) {
+      const key = leaves.sourceKeyAt(slots.get(seq));
+      if (key !== undefined) placedSources.add(key);
+    }
     const replayed = orphaned.filter((o) => {
-      const key = sourceKey(o);
+      const key = leaves.sourceKeyAt(o);
       return key !== undefined && placedSources.has(key);
     }).length;
     if (replayed > 0) {

@@ -463,6 +463,22 @@ describe("the tamper catalog", () => {
     ]);
   });
 
+  it("21b: a forged record with a huge seq is one GAP, not a walk over every seq before it", () => {
+    const b = sealedStream();
+    const huge = 2 ** 50;
+    const forged = remake(b.messages[indexOfLeaf(b.messages, 3)] as Msg, {
+      ...parse(b.messages[indexOfLeaf(b.messages, 3)] as Msg),
+      seq: huge,
+    });
+    const r = verify([...b.messages, forged], b.trustedKeys());
+    expect(codes(r)).toEqual(["BROKEN_CHAIN", "GAP", "UNSEALED_TAIL"]);
+    expect(r.streams[0]?.findings.find((f) => f.code === "GAP")).toMatchObject({
+      seq: [27, huge - 1],
+      count: huge - 27,
+    });
+    expect(r.streams[0]?.verified).toMatchObject({ from: 0, to: 26, unsealed: 1 });
+  });
+
   it("22: a log file truncated or its inode reused: the sidecar's signed gap record is reported as GAP with its reason", () => {
     const b = new StreamBuilder().logs(5);
     b.push(

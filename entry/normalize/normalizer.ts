@@ -54,6 +54,28 @@ export function createNormalizer(
     re: compilePolicyRegex(e.pattern),
   }));
   const maxLineBytes = options.maxLineBytes;
+  const required = options.required;
+
+  // The value of an audit field in a parsed line, pattern-redacted when it is a string.
+  const value = (values: Parsed | undefined, f: AuditField): unknown => {
+    const get = getters[f];
+    if (!values || !get) return undefined;
+    let v = get(values);
+    if (typeof v === "string" && patterns.length > 0) {
+      for (const p of patterns) {
+        p.re.lastIndex = 0;
+        v = (v as string).replace(p.re, REDACTED);
+      }
+    }
+    return v;
+  };
+  // Values from JSON may hold lone surrogates (\ud800 escapes); records must be I-JSON.
+  const str = (values: Parsed | undefined, f: AuditField): string | undefined => {
+    const v = value(values, f);
+    return v === undefined || v === null || typeof v === "object"
+      ? undefined
+      : String(v).toWellFormed();
+  };
 
   return (bytes, source) => {
     const violations: string[] = [];
@@ -63,7 +85,9 @@ export function createNormalizer(
     let text: string;
     if (isAscii(bytes)) {
       // Most access logs are ASCII: a one-byte string, no decoding, nothing to validate.
-      text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+      text = (
+        Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+      ).toString("latin1");
     } else {
       try {
         text = utf8.decode(bytes);
@@ -72,8 +96,8 @@ export function createNormalizer(
         violations.push("invalid-utf8");
       }
     }
-    if (source.fullLength !== undefined && source.fullLength > bytes.length)
-      violations.push("line-too-long");
+    const cut = source.fullLength !== undefined && source.fullLength > bytes.length;
+    if (cut) violations.push("line-too-long");
 
     const parsed = parser.parse(text);
     const values: Parsed | undefined = parsed.ok ? parsed.values : undefined;
@@ -109,32 +133,13 @@ export function createNormalizer(
         redactions.push(`pattern:${p.index}`);
       }
     }
-    const value = (f: AuditField): unknown => {
-      const get = getters[f];
-      if (!values || !get) return undefined;
-      let v = get(values);
-      if (typeof v === "string" && patterns.length > 0) {
-        for (const p of patterns) {
-          p.re.lastIndex = 0;
-          v = (v as string).replace(p.re, REDACTED);
-        }
-      }
-      return v;
-    };
-    // Values from JSON may hold lone surrogates (\ud800 escapes); records must be I-JSON.
-    const str = (f: AuditField): string | undefined => {
-      const v = value(f);
-      return v === undefined || v === null || typeof v === "object"
-        ? undefined
-        : String(v).toWellFormed();
-    };
 
-    const statusRaw = value("statusCode");
+    const statusRaw = value(values, "statusCode");
     const statusCode =
       typeof statusRaw === "number" || (typeof statusRaw === "string" && STATUS.test(statusRaw))
         ? Number(statusRaw)
         : undefined;
-    const outcomeText = str("outcome")?.toLowerCase();
+    const outcomeText = str(values, "outcome")?.toLowerCase();
     const outcome =
       outcomeText === "success" || outcomeText === "failure"
         ? outcomeText
@@ -143,11 +148,11 @@ export function createNormalizer(
             ? "success"
             : "failure"
           : "unknown";
-    const timeValue = value("time") ?? undefined; // null means absent
+    const timeValue = value(values, "time") ?? undefined; // null means absent
     const time = timeValue === undefined ? undefined : parseEventTime(timeValue);
     if (timeValue !== undefined && !time) violations.push("time-unparseable");
     if (time?.assumedUtc) violations.push("time-without-zone");
-    const rolesValue = value("roles");
+    const rolesValue = value(values, "roles");
     const roles = Array.isArray(rolesValue)
       ? rolesValue.map((r) => String(r).toWellFormed())
       : typeof rolesValue === "string"
@@ -157,25 +162,46 @@ export function createNormalizer(
             .filter(Boolean)
         : undefined;
 
+    // Each part holds only its defined keys, added in a fixed order: `delete` or a generic
+    // copy would give V8 objects of many shapes, and these are read again on the hot path that
+    // writes the record.
+    const who: AuditEvent["who"] = {};
+    const actor = str(values, "actor");
+    if (actor !== undefined) who.actor = actor;
+    const actorType = str(values, "actorType");
+    if (actorType !== undefined) who.actorType = actorType;
+    if (roles !== undefined) who.roles = roles;
+    const what: AuditEvent["what"] = {};
+    const action = str(values, "action");
+    if (action !== undefined) what.action = action;
+    const resource = str(values, "resource");
+    if (resource !== undefined) what.resource = resource;
+    const when: AuditEvent["when"] = {};
+    if (time !== undefined) when.time = time.time;
+    const where: AuditEvent["where"] = {};
+    const sourceIp = str(values, "sourceIp");
+    if (sourceIp !== undefined) where.sourceIp = sourceIp;
+    const userAgent = str(values, "userAgent");
+    if (userAgent !== undefined) where.userAgent = userAgent;
+    const requestId = str(values, "requestId");
+    if (requestId !== undefined) where.requestId = requestId;
+    const result: AuditEvent["result"] =
+      statusCode === undefined ? { outcome } : { outcome, statusCode };
+
     const event: AuditEvent = {
-      who: compact({ actor: str("actor"), actorType: str("actorType"), roles }),
-      what: compact({ action: str("action"), resource: str("resource") }),
-      when: compact({ time: time?.time }),
-      where: compact({
-        sourceIp: str("sourceIp"),
-        userAgent: str("userAgent"),
-        requestId: str("requestId"),
-      }),
-      result: compact({ outcome, statusCode }),
+      who,
+      what,
+      when,
+      where,
+      result,
       k8s: identity,
       source: { file: source.file, offset: source.offset, length, lineHash },
       raw: truncate(raw, maxLineBytes),
       violations,
       redactions,
     };
-    if (longerThan(raw, maxLineBytes) || violations.includes("line-too-long"))
-      event.rawTruncated = true;
-    for (const f of options.required) {
+    if (cut || longerThan(raw, maxLineBytes)) event.rawTruncated = true;
+    for (const f of required) {
       if (!present(event, f)) violations.push(`missing: ${f}`);
     }
     return { kind: "event", event };
@@ -219,16 +245,6 @@ function present(e: AuditEvent, f: AuditField): boolean {
 /** Whether the UTF-8 form exceeds maxBytes. n UTF-16 units take at most 3n bytes: short text skips counting. */
 function longerThan(text: string, maxBytes: number): boolean {
   return text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes;
-}
-
-function compact<T extends Record<string, unknown>>(
-  o: T,
-): { [K in keyof T]: Exclude<T[K], undefined> } {
-  // A fresh object with only the defined keys: \`delete\` would push V8 objects into slow
-  // dictionary mode, and these are read again on the hot path that writes the record.
-  const out: Record<string, unknown> = {};
-  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
-  return out as { [K in keyof T]: Exclude<T[K], undefined> };
 }
 
 /** Cuts at a byte limit without splitting a UTF-8 sequence. */

@@ -2,6 +2,7 @@
 // `auditready`: the command-line entry. Subcommands stay in their own modules; this file only
 // dispatches and turns errors into exit codes (2 for bad usage, never a stack trace for that).
 import { runKeys } from "./keys.ts";
+import { StatusWriteError } from "./status.ts";
 import { UsageError } from "./trust.ts";
 import { runVerify, VERIFY_HELP } from "./verify.ts";
 
@@ -46,7 +47,9 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const usage =
-      err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+      err instanceof UsageError ||
+      err instanceof StatusWriteError ||
+      (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     process.stderr.write(`auditready: ${(err as Error).message}\n`);
     if (!usage) process.stderr.write(`${(err as Error).stack ?? ""}\n`);
     process.exitCode = 2;

@@ -6,6 +6,7 @@ import type { InputMessage } from "../entry/verify/ingest.ts";
 import { TrustError, Verifier } from "../entry/verify/verifier.ts";
 import { renderReport } from "./report.ts";
 import { type KafkaSource, readLedger, readTopic } from "./sources.ts";
+import { integrityOf, parsePolicyRef, writeIntegrity } from "./status.ts";
 import { loadState, loadTrustedKeys, saveState, UsageError } from "./trust.ts";
 
 export const VERIFY_HELP = `Usage: auditready verify (--file LEDGER | --brokers HOST:PORT[,...] --topic TOPIC) --keys KEYS [options]
@@ -33,6 +34,11 @@ Trust:
                             the run. With it, later runs detect rewritten history and go on
                             after the topic's retention removed the head.
 
+Reporting:
+  --status NS/NAME          write the result to that AuditPolicy's status.integrity (state
+                            Verified or Failing, counts, time), read by kubectl get
+                            auditpolicies; needs patch on auditpolicies/status (--kubeconfig)
+
 Liveness:
   --as-of ISO|now           report STALE streams: no checkpoint within heartbeat + grace and
                             no clean end. Default: now for a topic, off for a file.
@@ -44,8 +50,8 @@ Output:
   --quiet                   no progress line on stderr
   -h, --help                this text
 
-Exit status: 0 verified with no error; 1 errors found (see the report); 2 bad usage or the
-source could not be read. Finding codes are listed in the README ("Verifying a topic").
+Exit status: 0 verified with no error; 1 errors found (see the report); 2 bad usage, the
+source could not be read, or --status could not be written (the report is printed first). Finding codes are listed in the README ("Verifying a topic").
 `;
 
 export async function runVerify(argv: string[]): Promise<number> {
@@ -65,6 +71,7 @@ export async function runVerify(argv: string[]): Promise<number> {
       keys: { type: "string" },
       kubeconfig: { type: "string" },
       state: { type: "string" },
+      status: { type: "string" },
       "as-of": { type: "string" },
       "no-liveness": { type: "boolean" },
       grace: { type: "string" },
@@ -83,6 +90,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     throw new UsageError("give exactly one source: --file, or --brokers with --topic");
   if (values.topic && !values.brokers) throw new UsageError("--topic needs --brokers");
 
+  const statusRef = values.status === undefined ? undefined : parsePolicyRef(values.status);
   const trustedKeys = await loadTrustedKeys(values.keys, values.kubeconfig);
   const trustedState = values.state ? await loadState(values.state) : undefined;
   const graceSeconds = values.grace === undefined ? 60 : Number(values.grace);
@@ -158,5 +166,8 @@ export async function runVerify(argv: string[]): Promise<number> {
   if (values.state) await saveState(values.state, report.state);
   if (values.json) process.stdout.write(`${JSON.stringify({ source, ...report }, null, 2)}\n`);
   else process.stdout.write(`${renderReport(report, source)}\n`);
+  // After the report is out: a status that cannot be written is exit 2, never a lost result.
+  if (statusRef)
+    await writeIntegrity(statusRef, integrityOf(report, source, new Date()), values.kubeconfig);
   return report.ok ? 0 : 1;
 }

@@ -412,13 +412,32 @@ export const AuditPolicyStatus = z
           .optional()
           .describe("Summary for the INTEGRITY column: Unverified, Verified or Failing."),
         lastVerified: z.string().optional().describe("When a verifier last checked the topic."),
-        gaps: z.number().int().optional().describe("Gaps found."),
-        badSignatures: z.number().int().optional().describe("Bad signatures found."),
-        silentStreams: z.number().int().optional().describe("Streams that went silent."),
+        source: z.string().optional().describe("What it read: the topic and brokers, or a file."),
+        messages: z.number().int().optional().describe("Messages it read."),
+        streams: z.number().int().optional().describe("Streams (pod, container, file) it checked."),
+        errors: z.number().int().optional().describe("Error findings."),
+        warnings: z.number().int().optional().describe("Warning findings."),
+        gaps: z.number().int().optional().describe("GAP findings: records missing or lost."),
+        badSignatures: z
+          .number()
+          .int()
+          .optional()
+          .describe("BAD_SIGNATURE and UNKNOWN_KEY findings: signatures that do not verify."),
+        silentStreams: z
+          .number()
+          .int()
+          .optional()
+          .describe("STALE findings: streams with no recent checkpoint that did not end."),
+        message: z
+          .string()
+          .optional()
+          .describe("One line: the error codes found and how often, or what was verified."),
       })
       .strict()
       .optional()
-      .describe("What the verifier last reported; the operator only initializes it."),
+      .describe(
+        "What `auditready verify --status` last reported; the operator only initializes it and never overwrites it.",
+      ),
   })
   .strict();
 export type AuditPolicyStatus = z.infer<typeof AuditPolicyStatus>;

@@ -33,7 +33,17 @@ export async function writeStatus(
   const { name, namespace, uid } = raw.metadata;
   if (!sameStatus(raw.status, status)) {
     // Absent keys are written as null so a merge patch removes what is no longer true.
-    const body = { status: { signingKeys: null, publicKeysConfigMap: null, ...status } };
+    // The integrity block belongs to the verifier (auditready verify --status): once the server
+    // has one it is left out of the patch, so a reconcile from a stale cache cannot undo it.
+    const { integrity, ...rest } = status;
+    const body = {
+      status: {
+        signingKeys: null,
+        publicKeysConfigMap: null,
+        ...rest,
+        ...(raw.status?.integrity === undefined && integrity ? { integrity } : {}),
+      },
+    };
     const updated = (await deps.objects.patchNamespacedCustomObjectStatus(
       { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body },
       merge,

@@ -285,6 +285,11 @@ export class LeafTable {
     return this.extras.get(i);
   }
 
+  /** A log leaf's file offset; -1 for other leaves. */
+  offsetAt(i: number): number {
+    return (this.fileIds[i] as number) < 0 ? -1 : (this.offsets[i] as number);
+  }
+
   /** The source of a log leaf's line (see sourceKey), or undefined for other leaves. */
   sourceKeyAt(i: number): string | undefined {
     const id = this.fileIds[i] as number;

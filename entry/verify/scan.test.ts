@@ -593,7 +593,7 @@ describe("scanRecord on records", () => {
               if (typeof into === "object" && into !== null && !Array.isArray(into))
                 (into as Obj).extra = "x";
               else if (Array.isArray(into)) into.push("x");
-            } else target[last] = change.value;
+            } else target[last] = structuredClone(change.value); // a later change may edit it
           }
           const value = bytesOf(canonicalize(v));
           const r = scanRecord(value, DEFAULT_LIMITS);

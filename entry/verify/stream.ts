@@ -584,7 +584,9 @@ class StreamCheck {
       const where = { epoch: c.epoch, position: c.fact.position };
       const computed = roots.get(c.size);
       if (computed !== c.root) {
-        const split = checkpoints.some((o) => o !== c && o.size === c.size && o.root !== c.root);
+        // Another signed root at this size (a lookup, not a search of every checkpoint: after
+        // one damaged record in per-entry mode every later checkpoint gets here).
+        const split = (signedRoots.get(c.size)?.size ?? 0) > 1;
         const beyondEpoch = c.size > (nextStart.get(c.epoch) ?? Number.POSITIVE_INFINITY);
         if (split || beyondEpoch) {
           this.report(
@@ -790,16 +792,27 @@ class StreamCheck {
         },
       );
     }
-    // Only orphans can be replays: the set of placed sources is built only when there are any.
-    const placedSources = new Set<string>();
-    for (const seq of slots.seqsFrom(0)) {
-      const key = leaves.sourceKeyAt(slots.get(seq));
-      if (key !== undefined) placedSources.add(key);
-    }
-    const replayed = orphaned.filter((o) => {
+    // Only orphans can be replays. Their sources are few; a placed leaf's source is spelled out
+    // only when its file offset is one an orphan has, not once per record of the stream.
+    const orphanSources = new Map<string, number>();
+    const orphanOffsets = new Set<number>();
+    for (const o of orphaned) {
       const key = leaves.sourceKeyAt(o);
-      return key !== undefined && placedSources.has(key);
-    }).length;
+      if (key === undefined) continue;
+      orphanSources.set(key, (orphanSources.get(key) ?? 0) + 1);
+      orphanOffsets.add(leaves.offsetAt(o));
+    }
+    let replayed = 0;
+    if (orphanSources.size > 0)
+      for (const seq of slots.seqsFrom(0)) {
+        const i = slots.get(seq);
+        if (!orphanOffsets.has(leaves.offsetAt(i))) continue;
+        const key = leaves.sourceKeyAt(i);
+        const count = key === undefined ? undefined : orphanSources.get(key);
+        if (key === undefined || count === undefined) continue;
+        replayed += count;
+        orphanSources.delete(key);
+      }
     if (replayed > 0) {
       this.report(
         "REPLAYED_SOURCE",

@@ -4,7 +4,7 @@
 // are injected, the caller publishes what it emits and persists `state()` once the checkpoint
 // that state belongs to is acknowledged.
 import { canonicalBytes } from "./canonical.ts";
-import { signNote } from "./checkpoint.ts";
+import { NoteSigner } from "./checkpoint.ts";
 import { logLeafBytes } from "./event-bytes.ts";
 import { generateSigningKey, type SigningKey, signBytes } from "./keys.ts";
 import {
@@ -110,6 +110,11 @@ export class StreamSealer {
   private prev: string | null;
   private key: SigningKey;
   private cert: KeyCert;
+  private signer: NoteSigner;
+  /** The checkpoint message's fixed text, when the origin needs no JSON escaping. */
+  private readonly plain: { head: string; origin: string } | undefined;
+  /** The signature line's start as latin1 text of its UTF-8 bytes (see checkpoint()). */
+  private linePrefixBytes: string | undefined;
   private pending = 0;
   private pendingSince = 0;
   private lastCheckpointAt = 0;
@@ -135,6 +140,14 @@ export class StreamSealer {
     if (this.prev !== null && !HEX64.test(this.prev))
       throw new Error("saved state: prev is not a 64-digit lowercase hex hash");
     this.key = (opts.newKey ?? generateSigningKey)();
+    this.signer = new NoteSigner(this.origin, this.key);
+    this.linePrefixBytes = plainLine(this.signer);
+    this.plain = PLAIN_ASCII.test(this.origin)
+      ? {
+          head: `{"epoch":${this.epoch},"note":"${this.origin}\\n`,
+          origin: `\\n","origin":"${this.origin}",`,
+        }
+      : undefined;
     this.cert = certifyKey(opts.policyKey, this.key, this.origin, this.epoch, iso(opts.now()));
     this.saved = saved;
     this.sealed = this.snapshot(saved?.checkpoint ?? "");
@@ -218,6 +231,8 @@ export class StreamSealer {
     );
     const out = [this.leaf("key-rotate", { time: cert.since, cert }), this.checkpoint()];
     this.key = next;
+    this.signer = new NoteSigner(this.origin, next);
+    this.linePrefixBytes = plainLine(this.signer);
     this.cert = cert;
     return out;
   }
@@ -277,17 +292,11 @@ export class StreamSealer {
 
   private checkpoint(): Emitted {
     const now = this.opts.now();
-    const note = signNote(
-      {
-        origin: this.origin,
-        size: this.range.size,
-        root: this.range.root(),
-        epoch: this.epoch,
-        time: iso(now),
-      },
-      [this.key],
-    );
     const size = this.range.size;
+    const root = digestBase64(this.range.rootDigest());
+    const time = iso(now);
+    const { body, signature } = this.signer.sign(size, root, this.epoch, time);
+    const note = `${body}\n${this.signer.linePrefix}${signature}\n`;
     // The compact range costs log2(size) hashes: carry it now and then, not in every checkpoint.
     const withRange = this.lastRangeSize < 0 || size - this.lastRangeSize >= RANGE_EVERY;
     if (withRange) this.lastRangeSize = size;
@@ -295,14 +304,38 @@ export class StreamSealer {
     this.lastCheckpointAt = now;
     this.sealed = this.snapshot(note);
     this.saved = null;
-    return {
-      kind: "checkpoint",
-      type: "checkpoint",
-      key: this.origin,
-      value: checkpointBytes(this.origin, this.epoch, note, withRange ? this.range : undefined),
-      seq: size,
-    };
+    const range = withRange ? this.range : undefined;
+    // With an origin that needs no escaping, the message is written from the note's parts: the
+    // note's JSON string is its text with each line break as \n, and the em dash goes in as
+    // the latin1 text of its UTF-8 bytes, so the whole message is one-byte text written as is
+    // (a note holding U+2014 would be two-byte text, slower to stringify and to encode).
+    const value =
+      this.plain && this.linePrefixBytes !== undefined
+        ? Buffer.from(
+            `${this.plain.head}${size}\\n${root}\\nepoch ${this.epoch}\\ntime ${time}\\n\\n${this.linePrefixBytes}${signature}${this.plain.origin}${rangeMember(range)}"type":"checkpoint","v":1}`,
+            "latin1",
+          )
+        : checkpointBytes(this.origin, this.epoch, note, range);
+    return { kind: "checkpoint", type: "checkpoint", key: this.origin, value, seq: size };
   }
+}
+
+/** Printable ASCII without `"` and `\`: text JSON writes as it is. */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** The signature line's start (`— <key name> `) as latin1 text of its UTF-8 bytes, if the key name needs no escaping. */
+function plainLine(signer: NoteSigner): string | undefined {
+  const prefix = signer.linePrefix;
+  return PLAIN_ASCII.test(prefix.slice(1))
+    ? Buffer.from(prefix, "utf8").toString("latin1")
+    : undefined;
+}
+
+/** `"range":{…},` in JCS order, or nothing. */
+function rangeMember(range: CompactRange | undefined): string {
+  return range
+    ? `"range":{"hashes":[${range.digests.map((d) => `"${digestBase64(d)}"`).join(",")}],"size":${range.size}},`
+    : "";
 }
 
 /**
@@ -316,10 +349,7 @@ export function checkpointBytes(
   note: string,
   range?: CompactRange,
 ): Buffer {
-  const r = range
-    ? `"range":{"hashes":[${range.digests.map((d) => `"${digestBase64(d)}"`).join(",")}],"size":${range.size}},`
-    : "";
   return Buffer.from(
-    `{"epoch":${epoch},"note":${JSON.stringify(note)},"origin":${JSON.stringify(origin)},${r}"type":"checkpoint","v":1}`,
+    `{"epoch":${epoch},"note":${JSON.stringify(note)},"origin":${JSON.stringify(origin)},${rangeMember(range)}"type":"checkpoint","v":1}`,
   );
 }

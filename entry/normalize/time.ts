@@ -67,34 +67,57 @@ function fromParts(
 // out, and a line that differs only in the fraction reuses it. The fraction is still copied
 // from the line, and the key keeps the separator and the zone, so the result is exactly what
 // the full parse gives (a unit test holds the two to that).
-let memoKey = "";
+let memoSet = false;
+/** Whether the remembered text had a fraction (at 19 or 20), which the key leaves out. */
+let memoFraction = false;
+/** The remembered text up to and with its fraction's separator, or all of it without one. */
+let memoHead = "";
+/** What followed the fraction's digits (the zone). */
+let memoTail = "";
 let memoSecond = "";
 let memoAssumedUtc = false;
 
-/** The memo key and fraction digits of an ISO (fraction at 19) or access-log (at 20) time. */
-function splitFraction(text: string): { key: string; fraction: string } | undefined {
-  const at = text[19] === "." || text[19] === "," ? 19 : text[20] === "." ? 20 : -1;
-  if (at < 0) return { key: `N${text}`, fraction: "" };
-  let end = at + 1;
-  while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
-  const fraction = text.slice(at + 1, end);
-  if (fraction.length < 1 || fraction.length > 9) return undefined;
-  return { key: `F${text.slice(0, at + 1)}\u0000${text.slice(end)}`, fraction };
+/** Where the fraction's separator is in an ISO (at 19) or access-log (at 20) time, or -1. */
+function fractionAt(text: string): number {
+  const c19 = text.charCodeAt(19);
+  return c19 === 46 || c19 === 44 ? 19 : text.charCodeAt(20) === 46 ? 20 : -1; // "." ","
 }
 
 export function parseEventTime(value: unknown): ParsedTime | undefined {
   if (typeof value !== "string") return parseEventTimeUncached(value);
   const text = value.trim();
-  const split = splitFraction(text);
-  if (split && split.key === memoKey) {
-    const time = `${memoSecond}.${split.fraction.padEnd(3, "0")}Z`;
-    return memoAssumedUtc ? { time, assumedUtc: true } : { time };
+  // The memo's key is the text without its fraction digits: the part before them (separator
+  // included) and the part after. Compared in place, without building the key.
+  const at = fractionAt(text);
+  let end = at + 1;
+  if (at >= 0)
+    while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
+  const digits = at < 0 ? 0 : end - at - 1;
+  // Only fractions of 1 to 9 digits take part; anything else is parsed in full each time.
+  const keyed = at < 0 || (digits >= 1 && digits <= 9);
+  if (keyed && memoSet) {
+    const hit =
+      at < 0
+        ? !memoFraction && text === memoHead
+        : memoFraction &&
+          memoHead.length === at + 1 &&
+          text.length - end === memoTail.length &&
+          text.startsWith(memoHead) &&
+          text.endsWith(memoTail);
+    if (hit) {
+      const fraction = at < 0 ? "000" : text.slice(at + 1, end).padEnd(3, "0");
+      const time = `${memoSecond}.${fraction}Z`;
+      return memoAssumedUtc ? { time, assumedUtc: true } : { time };
+    }
   }
   const parsed = calendarTime(text);
   if (parsed === null) return fromUnix(text);
   // Only calendar forms are remembered: a Unix time has no fraction at 19 or 20.
-  if (split && parsed) {
-    memoKey = split.key;
+  if (keyed && parsed) {
+    memoSet = true;
+    memoFraction = at >= 0;
+    memoHead = at < 0 ? text : text.slice(0, at + 1);
+    memoTail = at < 0 ? "" : text.slice(end);
     memoSecond = parsed.time.slice(0, 19);
     memoAssumedUtc = parsed.assumedUtc === true;
   }

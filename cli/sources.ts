@@ -4,13 +4,13 @@
 // store order with a position for findings, and report progress.
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
+import type { KafkaConfig, SASLOptions } from "kafkajs";
 import type { InputMessage } from "../entry/verify/ingest.ts";
 
 export type Progress = (read: number, total: number | undefined) => void;
 
 export async function* readLedger(path: string, progress: Progress): AsyncGenerator<InputMessage> {
-  const stream = createReadStream(path);
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
   let carry = Buffer.alloc(0);
   let line = 0;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -52,7 +52,7 @@ export async function kafkaConfig(src: KafkaSource): Promise<KafkaConfig> {
   return {
     clientId: "auditready-verify",
     brokers: src.brokers,
-    logLevel: logLevel.NOTHING,
+    logLevel: 0, // logLevel.NOTHING: findings and errors are reported by the verifier itself
     ...(ssl ? { ssl } : {}),
     ...(sasl ? { sasl } : {}),
   };
@@ -62,6 +62,8 @@ export async function* readTopic(
   src: KafkaSource,
   progress: Progress,
 ): AsyncGenerator<InputMessage> {
+  // Loaded only for a topic: a ledger file needs no Kafka client.
+  const { Kafka } = await import("kafkajs");
   const kafka = new Kafka(await kafkaConfig(src));
   const admin = kafka.admin();
   await admin.connect();
@@ -90,6 +92,7 @@ export async function* readTopic(
   const consumer = kafka.consumer({
     groupId: `auditready-verify-${process.pid}-${Date.now()}`,
     maxBytes: 8 << 20,
+    maxBytesPerPartition: 8 << 20,
   });
   const queue: InputMessage[] = [];
   let wake: (() => void) | undefined;

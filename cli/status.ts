@@ -2,12 +2,6 @@
 // status.integrity, so SREs read it with `kubectl get auditpolicies` (the INTEGRITY column)
 // next to coverage. The operator initializes the block and never overwrites it afterwards.
 // The verifier needs only `patch` on auditpolicies/status in that namespace (see the README).
-import {
-  CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
 import type { FindingCode } from "../entry/verify/findings.ts";
 import type { VerifyReport } from "../entry/verify/verifier.ts";
 import { type AuditPolicyStatus, GROUP, PLURAL, VERSION } from "../operator/api/policy.ts";
@@ -53,18 +47,20 @@ export function integrityOf(report: VerifyReport, source: string, at: Date): Int
   };
 }
 
-const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-
 /** Merge-patches status.integrity of the policy; the rest of the status is left as it is. */
 export async function writeIntegrity(
   ref: PolicyRef,
   integrity: Integrity,
   kubeconfig?: string,
 ): Promise<void> {
+  const { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } = await import(
+    "@kubernetes/client-node"
+  );
   const kc = new KubeConfig();
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromDefault();
   const objects = kc.makeApiClient(CustomObjectsApi);
+  const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
   try {
     await objects.patchNamespacedCustomObjectStatus(
       {

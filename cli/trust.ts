@@ -2,7 +2,6 @@
 // from the Secret or ConfigMap the auditready operator writes (data key `keys.json`), and its
 // own state from a file it rewrites after each run (write, fsync, rename).
 import { open, readFile, rename } from "node:fs/promises";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import {
   emptyTrustedState,
   type TrustedKey,
@@ -43,6 +42,8 @@ export async function loadTrustedKeys(spec: string, kubeconfig?: string): Promis
     return parseKeys(text, path);
   }
   const [, kind, namespace = "", name = ""] = m;
+  // Loaded only when needed: the client takes over a second to load, a file source needs none.
+  const { CoreV1Api, KubeConfig } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromDefault();

@@ -105,7 +105,12 @@ export class LeafTable {
   private lastFileId = -1;
 
   private grow(): void {
-    const cap = Math.max(1024, Math.ceil(this.capacity * 1.5));
+    // Small to start (a topic can hold thousands of streams), doubling, then by half once
+    // large (less unused capacity in a stream of millions).
+    const cap = Math.max(
+      16,
+      this.capacity < 1 << 20 ? this.capacity * 2 : Math.ceil(this.capacity * 1.5),
+    );
     const f64 = (a: Float64Array) => {
       const b = new Float64Array(cap);
       b.set(a);

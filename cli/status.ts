@@ -2,7 +2,7 @@
 // status.integrity, so SREs read it with `kubectl get auditpolicies` (the INTEGRITY column)
 // next to coverage. The operator initializes the block and never overwrites it afterwards.
 // The verifier needs only `patch` on auditpolicies/status in that namespace (see the README).
-import type { FindingCode } from "../entry/verify/findings.ts";
+import { type FindingCode, findingsIn } from "../entry/verify/findings.ts";
 import type { VerifyReport } from "../entry/verify/verifier.ts";
 import { type AuditPolicyStatus, GROUP, PLURAL, VERSION } from "../operator/api/policy.ts";
 import { UsageError } from "./trust.ts";
@@ -23,13 +23,12 @@ export function parsePolicyRef(spec: string): PolicyRef {
 /** The report in the status's words: counts by kind, and one line naming what failed. */
 export function integrityOf(report: VerifyReport, source: string, at: Date): Integrity {
   const byCode = new Map<FindingCode, number>();
-  for (const f of [...report.unplaced, ...report.streams.flatMap((s) => s.findings)])
-    byCode.set(f.code, (byCode.get(f.code) ?? 0) + 1);
+  const errorCodes = new Set<FindingCode>();
+  for (const f of [...report.unplaced, ...report.streams.flatMap((s) => s.findings)]) {
+    byCode.set(f.code, (byCode.get(f.code) ?? 0) + findingsIn(f));
+    if (f.level === "error") errorCodes.add(f.code);
+  }
   const count = (...codes: FindingCode[]) => codes.reduce((n, c) => n + (byCode.get(c) ?? 0), 0);
-  const errors = [...report.unplaced, ...report.streams.flatMap((s) => s.findings)]
-    .filter((f) => f.level === "error")
-    .map((f) => f.code);
-  const errorCodes = [...new Set(errors)].sort();
   return {
     state: report.ok ? "Verified" : "Failing",
     lastVerified: at.toISOString(),
@@ -43,7 +42,10 @@ export function integrityOf(report: VerifyReport, source: string, at: Date): Int
     silentStreams: count("STALE"),
     message: report.ok
       ? `${report.streams.length} stream(s) verified, ${report.counts.warning} warning(s)`
-      : `errors: ${errorCodes.map((c) => `${c} x${errors.filter((e) => e === c).length}`).join(", ")}`,
+      : `errors: ${[...errorCodes]
+          .sort()
+          .map((c) => `${c} x${count(c)}`)
+          .join(", ")}`,
   };
 }
 

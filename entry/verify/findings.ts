@@ -41,6 +41,8 @@ export interface Finding {
   position?: string;
   /** How many messages or leaves the finding stands for, when aggregated. */
   count?: number;
+  /** Set on the one entry that stands for findings of its code past the listing limit. */
+  unlisted?: number;
   message: string;
 }
 
@@ -51,3 +53,58 @@ export function finding(
 ): Finding {
   return { code, level: FINDING_LEVELS[code], ...where, message };
 }
+
+/**
+ * Findings of one code are listed one by one up to this many per stream (or per Kafka key, for
+ * messages that fit no stream); past it they are counted in one entry. A store flooded with
+ * garbage (or a stream damaged at every record) then costs the verifier a counter, not memory
+ * and a report of millions of lines, and the report still says how many there were.
+ */
+export const LISTED_PER_CODE = 1000;
+
+export class FindingList {
+  private readonly listed: Finding[] = [];
+  private readonly seen = new Map<string, number>();
+  private readonly beyond = new Map<string, Finding>();
+  private readonly limit: number;
+
+  constructor(limit = LISTED_PER_CODE) {
+    this.limit = limit;
+  }
+
+  push(f: Finding): void {
+    const key = `${f.code}\u0000${f.origin ?? ""}`;
+    const n = (this.seen.get(key) ?? 0) + 1;
+    this.seen.set(key, n);
+    if (n <= this.limit) {
+      this.listed.push(f);
+      return;
+    }
+    const summary = this.beyond.get(key);
+    if (summary) {
+      const more = (summary.unlisted ?? 0) + 1;
+      summary.unlisted = more;
+      summary.message = unlistedMessage(f.code, more, this.limit);
+    } else {
+      this.beyond.set(key, {
+        code: f.code,
+        level: f.level,
+        ...(f.origin === undefined ? {} : { origin: f.origin }),
+        unlisted: 1,
+        message: unlistedMessage(f.code, 1, this.limit),
+      });
+    }
+  }
+
+  /** The listed findings in the order they came, then one entry per code past the limit. */
+  all(): Finding[] {
+    return [...this.listed, ...this.beyond.values()];
+  }
+}
+
+function unlistedMessage(code: FindingCode, more: number, limit: number): string {
+  return `${more} more ${code} finding(s), not listed one by one (the first ${limit} are)`;
+}
+
+/** How many findings an entry stands for: one, or the count of an unlisted summary. */
+export const findingsIn = (f: Finding): number => f.unlisted ?? 1;

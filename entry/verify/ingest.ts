@@ -11,7 +11,7 @@ import type { z } from "zod";
 import type { Json, ParseLimits } from "../canonical.ts";
 import { leafDigest } from "../merkle.ts";
 import { CheckpointMessage, LeafRecord } from "../record.ts";
-import { type Finding, finding } from "./findings.ts";
+import { type Finding, FindingList, finding } from "./findings.ts";
 import { type LeafExtras, LeafTable } from "./leaves.ts";
 import { type LogFields, scanRecord } from "./scan.ts";
 
@@ -41,7 +41,7 @@ export interface StreamFacts {
 
 export class Ingest {
   readonly streams = new Map<string, StreamFacts>();
-  readonly findings: Finding[] = [];
+  private readonly found = new FindingList();
   private arrival = 0;
   private readonly limits: ParseLimits;
   private lastOrigin: string | null = null;
@@ -49,6 +49,11 @@ export class Ingest {
 
   constructor(limits: ParseLimits) {
     this.limits = limits;
+  }
+
+  /** Findings about single messages, in input order (past the listing limit: counted). */
+  get findings(): Finding[] {
+    return this.found.all();
   }
 
   add(msg: InputMessage): void {
@@ -60,9 +65,7 @@ export class Ingest {
     }
     if (scanned.kind !== "other") {
       const code = scanned.kind === "canonical" ? "NON_CANONICAL" : "BAD_FORMAT";
-      this.findings.push(
-        finding(code, scanned.message, { position: msg.position, ...originOf(msg) }),
-      );
+      this.found.push(finding(code, scanned.message, { position: msg.position, ...originOf(msg) }));
       return;
     }
     // Canonical, so valid UTF-8 and JSON without a byte order mark: this parse cannot fail.
@@ -88,7 +91,7 @@ export class Ingest {
 
   private originMatches(msg: InputMessage, origin: string): boolean {
     if (msg.key === undefined || msg.key === origin) return true;
-    this.findings.push(
+    this.found.push(
       finding("WRONG_ORIGIN", `record of ${origin} published under the key of ${msg.key}`, {
         origin: msg.key,
         position: msg.position,
@@ -107,7 +110,7 @@ export class Ingest {
 
   private schemaFailure(msg: InputMessage, what: string, error: z.ZodError): void {
     const issue = error.issues[0];
-    this.findings.push(
+    this.found.push(
       finding(
         "BAD_FORMAT",
         `not a ${what}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,

@@ -7,7 +7,7 @@ import { type NoteError, parseNote, verifyNoteSignatures } from "../checkpoint.t
 import { keyIdOf, verifyBytes } from "../keys.ts";
 import { CompactRange, type Digest, toDigest } from "../merkle.ts";
 import type { KeyCert } from "../record.ts";
-import { type Finding, type FindingCode, finding } from "./findings.ts";
+import { type Finding, type FindingCode, FindingList, finding } from "./findings.ts";
 import type { CheckpointFact, StreamFacts } from "./ingest.ts";
 import {
   EPOCH_END,
@@ -82,7 +82,7 @@ class StreamCheck {
   private readonly origin: string;
   private readonly facts: StreamFacts;
   private readonly ctx: StreamContext;
-  private readonly findings: Finding[] = [];
+  private readonly findings = new FindingList();
   /**
    * Epoch keys by key id, in the order they were introduced. A key whose certificate is genuine
    * but outside its policy key's validity is kept with that problem, so what it signed is
@@ -148,7 +148,7 @@ class StreamCheck {
     const latest = results[results.length - 1];
     return {
       origin: this.origin,
-      findings: this.findings,
+      findings: this.findings.all(),
       verified: latest?.verified ?? null,
       leaves: this.facts.leaves.length,
       checkpoints: this.facts.checkpoints.length,

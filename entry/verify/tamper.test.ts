@@ -463,6 +463,31 @@ describe("the tamper catalog", () => {
     ]);
   });
 
+  it("21c: a flood of garbage is listed up to 1,000 findings per kind and counted past that", () => {
+    const b = sealedStream();
+    const flood = Array.from({ length: 3_500 }, (_, i) => ({
+      kind: "leaf" as const,
+      type: "log",
+      key: b.origin,
+      seq: 1_000 + i,
+      value: Buffer.from(`not json ${i}`),
+    }));
+    const r = verify([...b.messages, ...flood], b.trustedKeys());
+    expect(r.ok).toBe(false);
+    const findings = r.streams[0]?.findings ?? [];
+    expect(findings.filter((f) => f.code === "BAD_FORMAT" && f.position)).toHaveLength(1_000);
+    expect(findings.find((f) => f.unlisted !== undefined)).toMatchObject({
+      code: "BAD_FORMAT",
+      level: "error",
+      origin: b.origin,
+      unlisted: 2_500,
+      message: "2500 more BAD_FORMAT finding(s), not listed one by one (the first 1000 are)",
+    });
+    expect(r.counts.error).toBe(3_500);
+    // The stream itself still verifies as far as it goes.
+    expect(r.streams[0]?.verified).toMatchObject({ from: 0, to: 26, unsealed: 0 });
+  });
+
   it("21b: a forged record with a huge seq is one GAP, not a walk over every seq before it", () => {
     const b = sealedStream();
     const huge = 2 ** 50;

@@ -3,7 +3,7 @@
 // policy keys and the state it is given, reports every finding and carries on after each one.
 import { DEFAULT_LIMITS, type ParseLimits } from "../canonical.ts";
 import { keyIdOf } from "../keys.ts";
-import { type Finding, finding } from "./findings.ts";
+import { type Finding, finding, findingsIn } from "./findings.ts";
 import { Ingest, type InputMessage } from "./ingest.ts";
 import { type PolicyKey, type StreamResult, verifyStream } from "./stream.ts";
 import { emptyTrustedState, type TrustedKey, type TrustedState } from "./trust.ts";
@@ -24,6 +24,7 @@ export interface VerifyReport {
   streams: Omit<StreamResult, "trees">[];
   /** Findings about single messages that could not be placed in a stream. */
   unplaced: Finding[];
+  /** Findings by level, those counted but not listed one by one included. */
   counts: { error: number; warning: number; info: number };
   state: TrustedState;
 }
@@ -105,7 +106,7 @@ export class Verifier {
     }
     const all = [...unplaced, ...streams.flatMap((s) => s.findings)];
     const counts = { error: 0, warning: 0, info: 0 };
-    for (const f of all) counts[f.level]++;
+    for (const f of all) counts[f.level] += findingsIn(f);
     return { ok: counts.error === 0, messages: this.count, streams, unplaced, counts, state };
   }
 }

@@ -25,7 +25,9 @@ function runScript(relativePath: string): Promise<string> {
       out += chunk.toString();
     });
     child.on("error", (err) => reject(new ComponentError(`${relativePath}: ${err.message}`)));
-    child.on("exit", (code) => {
+    // "close", not "exit": exit can come before the last of stdout has been read, and an empty
+    // path then looked like a failed build (seen once as "failed (exit 0)").
+    child.on("close", (code) => {
       const path = out.trim().split("\n").pop() ?? "";
       if (code === 0 && path) resolve(path);
       else

@@ -84,10 +84,7 @@ export async function writeIntegrity(
           ? "forbidden: the verifier needs patch on auditpolicies/status in that namespace"
           : (err as Error).message;
     throw new StatusWriteError(
-      `--status ${ref.namespace}/${ref.name}: could not write status.integrity: ${code ?? ""} ${why}`.replace(
-        /: {2}/,
-        ": ",
-      ),
+      `--status ${ref.namespace}/${ref.name}: could not write status.integrity: ${code === undefined ? "" : `${code} `}${why}`,
     );
   }
 }

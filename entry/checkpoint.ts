@@ -59,10 +59,19 @@ export function noteKeyHash(name: string, publicKey: Uint8Array): Buffer {
 
 const LINE_BREAK = /[\n\r]/;
 
-export function noteBody(c: Checkpoint): string {
-  if (c.origin.length === 0 || LINE_BREAK.test(c.origin))
+function checkOrigin(origin: string): void {
+  if (origin.length === 0 || LINE_BREAK.test(origin))
     throw new NoteError("origin must be one non-empty line");
-  return `${c.origin}\n${c.size}\n${c.root.toString("base64")}\nepoch ${c.epoch}\ntime ${c.time}\n`;
+}
+
+/** The note body: the one spelling signNote and NoteSigner sign. */
+function bodyText(origin: string, size: number, rootBase64: string, epoch: number, time: string) {
+  return `${origin}\n${size}\n${rootBase64}\nepoch ${epoch}\ntime ${time}\n`;
+}
+
+export function noteBody(c: Checkpoint): string {
+  checkOrigin(c.origin);
+  return bodyText(c.origin, c.size, c.root.toString("base64"), c.epoch, c.time);
 }
 
 export function signNote(c: Checkpoint, keys: readonly SigningKey[]): string {
@@ -96,8 +105,7 @@ export class NoteSigner {
   private readonly blob = Buffer.alloc(68);
 
   constructor(origin: string, key: SigningKey) {
-    if (origin.length === 0 || LINE_BREAK.test(origin))
-      throw new NoteError("origin must be one non-empty line");
+    checkOrigin(origin);
     this.origin = origin;
     this.key = key;
     const name = keyName(key.keyId);
@@ -115,7 +123,7 @@ export class NoteSigner {
     epoch: number,
     time: string,
   ): { body: string; signature: string } {
-    const body = `${this.origin}\n${size}\n${rootBase64}\nepoch ${epoch}\ntime ${time}\n`;
+    const body = bodyText(this.origin, size, rootBase64, epoch, time);
     if (bodyBytes.length < 3 * body.length) bodyBytes = Buffer.allocUnsafeSlow(3 * body.length);
     const n = bodyBytes.write(body, 0, "utf8");
     signBytes(this.key, bodyBytes.subarray(0, n)).copy(this.blob, 4);

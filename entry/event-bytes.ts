@@ -106,13 +106,6 @@ export function logLeafBytes(
 }
 
 /** The canonical JSON text of a `log` leaf (what logLeafBytes writes, as text). */
-export function logLeafJson(
-  origin: string,
-  epoch: number,
-  seq: number,
-  prev: string | null,
-  e: AuditEvent,
-  prevIsHex = false,
-): string {
-  return logLeafBytes(origin, epoch, seq, prev, e, prevIsHex).toString("utf8", 1);
+export function logLeafJson(...args: Parameters<typeof logLeafBytes>): string {
+  return logLeafBytes(...args).toString("utf8", 1);
 }

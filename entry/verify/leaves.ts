@@ -35,8 +35,11 @@ export interface LeafFact extends LeafExtras {
 
 /** The source of a log record's line (file, offset, line hash), or undefined for other leaves. */
 export function sourceKey(l: LeafFact): string | undefined {
-  return l.lineHash === undefined ? undefined : `${l.file}\u0000${l.offset}\u0000${l.lineHash}`;
+  return l.lineHash === undefined ? undefined : sourceKeyOf(l.file, l.offset, l.lineHash);
 }
+
+const sourceKeyOf = (file: string | undefined, offset: number | undefined, lineHash: string) =>
+  `${file}\u0000${offset}\u0000${lineHash}`;
 
 const TYPES: readonly LeafType[] = [
   "log",
@@ -299,7 +302,11 @@ export class LeafTable {
   sourceKeyAt(i: number): string | undefined {
     const id = this.fileIds[i] as number;
     if (id < 0) return undefined;
-    return `${this.files[id]}\u0000${this.offsets[i]}\u0000${this.lineHashes.toString("hex", i * 32, i * 32 + 32)}`;
+    return sourceKeyOf(
+      this.files[id],
+      this.offsets[i],
+      this.lineHashes.toString("hex", i * 32, i * 32 + 32),
+    );
   }
 
   /** Leaf i as an object. */

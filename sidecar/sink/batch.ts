@@ -62,6 +62,11 @@ export class PackedBatch {
     return this.data.subarray(this.spans[2 * i], this.spans[2 * i + 1]);
   }
 
+  /** Copies message i's value into `target` at `at`; returns the bytes copied. */
+  copyValue(i: number, target: Buffer, at: number): number {
+    return this.data.copy(target, at, this.spans[2 * i], this.spans[2 * i + 1]);
+  }
+
   key(i: number): string {
     for (let r = 0; r < this.runEnds.length; r++) {
       if (i < (this.runEnds[r] as number)) return this.runKeys[r] as string;

@@ -24,7 +24,7 @@ export class LedgerSink implements Sink {
     const lines = Buffer.allocUnsafe(size);
     let at = 0;
     for (let i = 0; i < batch.count; i++) {
-      at += batch.data.copy(lines, at, batch.spans[2 * i], batch.spans[2 * i + 1]);
+      at += batch.copyValue(i, lines, at);
       lines[at++] = 0x0a;
     }
     let newlines = 0;

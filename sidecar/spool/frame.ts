@@ -28,7 +28,7 @@ export function encodeFrame(input: SinkBatch): Buffer {
       at = out.writeUInt32BE(key.length, at);
       at += key.copy(out, at);
       at = out.writeUInt32BE(batch.valueLength(i), at);
-      at += batch.data.copy(out, at, batch.spans[2 * i], batch.spans[2 * i + 1]);
+      at += batch.copyValue(i, out, at);
     }
   }
   out.writeUInt32BE(size, 0);

@@ -1,7 +1,7 @@
 // `npm run bench:sidecar`: the sidecar end to end against a real broker, as ratios against a
 // same-run reference. Phase 1: a generated 1,000,000-line combined access log; the raw ceiling
 // is kafkajs producing the same lines with no processing (same batch size, idempotent,
-// acks=all, gzip), the sidecar is the real process (`node sidecar/main.ts`, seal mode). Both
+// acks=all, the sidecar's codec: zstd unless BENCH_COMPRESSION says gzip or none), the sidecar is the real process (`node sidecar/main.ts`, seal mode). Both
 // are counted by a consumer on the topic. Phase 2: lines written at a fixed 10,000 lines/s;
 // write-to-consume latency (an upper bound of write-to-ack), peak RSS and CPU of the sidecar.
 import { randomUUID } from "node:crypto";
@@ -10,11 +10,13 @@ import type { KafkaBroker } from "../test/infra/kafka.ts";
 
 // The sidecar's kafkajs internals (kafkajs-fast.ts) must be in place before anything loads
 // kafkajs, and static imports would load it first: so the rest comes in by dynamic import. The
-// raw reference then runs the same kafkajs code as the sidecar, with the sidecar's gzip codec
-// (level 1) and partitioner.
+// raw reference then runs the same kafkajs code as the sidecar, with the sidecar's codecs
+// (registered by kafka.ts, so the counting consumers read them too) and partitioner.
 const { kafkajsFastPaths } = await import("../sidecar/sink/kafkajs-fast.ts");
 const { memoizedPartitioner } = await import("../sidecar/sink/kafka.ts");
-const { CompressionTypes, Kafka, logLevel } = await import("kafkajs");
+const { compressionType } = await import("../sidecar/sink/codecs.ts");
+const kafkajs = (await import("kafkajs")).default;
+const { Kafka, logLevel } = kafkajs;
 const { startKafka } = await import("../test/infra/kafka.ts");
 const { ensureToolchain } = await import("../test/infra/toolchain.ts");
 const { makePod, readiness, startSidecar, until } = await import(
@@ -25,6 +27,10 @@ const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const RATE = 10_000;
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
 const ORIGIN = "bench/ns/pod/app/access.log";
+const COMPRESSION = ((c = process.env.BENCH_COMPRESSION ?? "zstd") => {
+  if (c === "none" || c === "gzip" || c === "zstd") return c;
+  throw new Error(`BENCH_COMPRESSION must be none, gzip or zstd, not ${c}`);
+})();
 
 const line = (n: number, t = 1_795_600_000_000) =>
   `10.0.${(n >> 8) & 255}.${n & 255} - user${n % 997} [23/Nov/2026:10:00:00 +0000] "GET /api/v1/items/${n}?t=${t} HTTP/1.1" ${n % 50 === 0 ? 404 : 200} ${200 + (n % 5_000)} "https://shop.example/cart" "Mozilla/5.0 (X11; Linux x86_64)"\n`;
@@ -91,7 +97,7 @@ async function rawCeiling(broker: KafkaBroker, lines: Buffer[]): Promise<number>
     await producer.send({
       topic: name,
       acks: -1,
-      compression: CompressionTypes.GZIP,
+      compression: compressionType(kafkajs, COMPRESSION),
       messages: lines.slice(i, i + 2_000).map((value) => ({ key: ORIGIN, value })),
     });
   }
@@ -131,13 +137,12 @@ function procStats(pid: number): { cpuSeconds: number; peakRssMb: number } {
 }
 
 async function benchPod(broker: KafkaBroker, name: string) {
-  const compression = process.env.BENCH_COMPRESSION === "none" ? "none" : "gzip";
   const maxBytes = Number(process.env.BENCH_BATCH_BYTES ?? 4 * 1_048_576);
   const pod = await makePod({
     kafka: {
       brokers: [broker.bootstrap],
       topic: name,
-      compression,
+      compression: COMPRESSION,
       batch: {
         maxBytes,
         maxRecords: Math.max(2_000, Math.floor(maxBytes / 512)),

@@ -62,8 +62,14 @@ export async function* readTopic(
   src: KafkaSource,
   progress: Progress,
 ): AsyncGenerator<InputMessage> {
-  // Loaded only for a topic: a ledger file needs no Kafka client.
-  const { Kafka } = await import("kafkajs");
+  // Loaded only for a topic: a ledger file needs no Kafka client. The sidecar's codecs (zstd,
+  // which kafkajs lacks) are registered on kafkajs' CommonJS exports, the default import.
+  const [kafkajs, { registerCodecs }] = await Promise.all([
+    import("kafkajs").then((m) => m.default),
+    import("../sidecar/sink/codecs.ts"),
+  ]);
+  registerCodecs(kafkajs);
+  const { Kafka } = kafkajs;
   const kafka = new Kafka(await kafkaConfig(src));
   const admin = kafka.admin();
   await admin.connect();

@@ -43,7 +43,7 @@ describe("config loading", () => {
   it("accepts YAML and JSON alike and fills the defaults", () => {
     for (const text of [stringify(valid), JSON.stringify(valid)]) {
       const c = parseConfig(text, "/etc/auditready/config.yaml");
-      expect(c.sink.kafka?.compression).toBe("gzip");
+      expect(c.sink.kafka?.compression).toBe("zstd");
       expect(c.spool.maxBytes).toBe(256 * 1_048_576);
       expect(c.tail).toMatchObject({ rotateWaitMs: 5_000, maxLineBytes: 1_048_576 });
       expect(c.normalize.maxLineBytes).toBe(16_384);

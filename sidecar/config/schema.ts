@@ -45,7 +45,12 @@ export const KafkaSink = z
     clientId: z.string().default("auditready-sidecar"),
     tls: KafkaTls.optional(),
     sasl: KafkaSasl.optional(),
-    compression: z.enum(["none", "gzip"]).default("gzip"),
+    compression: z
+      .enum(["none", "gzip", "zstd"])
+      .default("zstd")
+      .describe(
+        "zstd (level 1) compresses audit records ~10x at half gzip's CPU; gzip (level 1) for consumers without zstd (kafkajs without a zstd codec).",
+      ),
     batch: z
       .object({
         maxRecords: z.number().int().min(1).max(100_000).default(8_192),
@@ -56,7 +61,7 @@ export const KafkaSink = z
           .max(64 * 1_048_576)
           .default(4 * 1_048_576)
           .describe(
-            "Uncompressed bytes per batch. gzip shrinks audit records ~10x, under the broker's 1 MiB default; a batch the broker refuses as too large is split.",
+            "Uncompressed bytes per batch. Compression shrinks audit records ~8-10x, under the broker's 1 MiB default; a batch the broker refuses as too large is split.",
           ),
         lingerMs: z
           .number()

@@ -1,5 +1,5 @@
 // The Kafka sink: kafkajs with an idempotent producer, acks=all, one request in flight (so a
-// retried batch cannot overtake the next one), gzip, TLS and SASL from mounted files. The
+// retried batch cannot overtake the next one), zstd or gzip, TLS and SASL from mounted files. The
 // client is rebuilt, re-reading its credentials, after an authentication or TLS failure, so
 // a fixed Secret heals the sidecar without a restart. kafkajs retries briefly inside a call;
 // longer outages are the caller's (the spool's) to ride out with the one backoff policy.
@@ -7,13 +7,12 @@
 // (a static import of kafkajs would load it first: ESM links CommonJS imports before it runs).
 
 import { createRequire } from "node:module";
-import { promisify } from "node:util";
-import { constants, gzip, unzip } from "node:zlib";
 import type { ICustomPartitioner, logCreator, Producer } from "kafkajs";
 import type { z } from "zod";
 import type { KafkaSink as KafkaSinkConfig } from "../config/schema.ts";
 import { SidecarError } from "../errors.ts";
 import { type PackedBatch, packed } from "./batch.ts";
+import { compressionType, registerCodecs } from "./codecs.ts";
 import { saslOptions, tlsOptions } from "./credentials.ts";
 import { kafkaError } from "./kafka-errors.ts";
 import { kafkajsFastPaths, packedMessages } from "./kafkajs-fast.ts";
@@ -30,21 +29,9 @@ export interface KafkaSinkOptions {
   retryMs?: number;
 }
 
-// kafkajs gzips at zlib's default level 6; level 1 costs a fraction of the CPU for slightly
-// larger batches, and any gzip reader (every Kafka client) reads it the same.
 const kafkajs = createRequire(import.meta.url)("kafkajs") as typeof import("kafkajs");
-const { CompressionTypes, Kafka, logLevel } = kafkajs;
-
-const gzipFast = promisify(gzip);
-const gunzip = promisify(unzip);
-// CompressionCodecs is not among the names Node detects on kafkajs' CommonJS exports.
-// Output in 256 KiB chunks instead of 16 KiB: a 4 MiB batch (~600 KiB gzipped) then costs the
-// main thread a few callbacks instead of ~40 (measured: ~1.3 instead of ~3-4 ms per batch).
-kafkajs.CompressionCodecs[CompressionTypes.GZIP] = () => ({
-  compress: (encoder: { buffer: Buffer }) =>
-    gzipFast(encoder.buffer, { level: constants.Z_BEST_SPEED, chunkSize: 262_144 }),
-  decompress: (buffer: Buffer) => gunzip(buffer),
-});
+const { Kafka, logLevel } = kafkajs;
+registerCodecs(kafkajs);
 
 /**
  * kafkajs' default (Java-compatible murmur2) partitioner, remembered per key: every message of
@@ -121,8 +108,7 @@ export class KafkaSink implements Sink {
       await producer.send({
         topic: this.settings.topic,
         acks: -1,
-        compression:
-          this.settings.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
+        compression: compressionType(kafkajs, this.settings.compression),
         // With the fast paths, one message object per run of same-key records (the records are
         // written from the packed buffer); without them, an object per record.
         messages: FAST ? packedMessages(batch) : batch.messages(),

@@ -11,6 +11,7 @@ export const ENV = {
   kafkaLog: "AUDITREADY_KAFKA_LOG",
   kafkaPid: "AUDITREADY_KAFKA_PID",
   kafkaLibs: "AUDITREADY_KAFKA_LIBS",
+  kafkaDataDir: "AUDITREADY_KAFKA_DATA_DIR",
   kubeServer: "AUDITREADY_KUBE_SERVER",
   kubeconfig: "AUDITREADY_KUBECONFIG",
   kubeApiserverLog: "AUDITREADY_KUBE_APISERVER_LOG",

@@ -61,6 +61,7 @@ function exportEndpoints(
     [ENV.kafkaLog]: kafka.logFile,
     [ENV.kafkaPid]: String(kafka.pid),
     [ENV.kafkaLibs]: tools.kafkaLibs,
+    [ENV.kafkaDataDir]: kafka.dataDir,
     [ENV.kubeServer]: kube.server,
     [ENV.kubeconfig]: kube.kubeconfigPath,
     [ENV.kubeApiserverLog]: kube.apiserverLogFile,

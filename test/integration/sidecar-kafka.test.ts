@@ -3,7 +3,7 @@
 // listener, and each failure a user will meet (wrong password, wrong CA, missing topic, no
 // broker) arrives as a typed error with its kind, never as a crash, and heals when fixed.
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
@@ -65,6 +65,22 @@ async function consumeAll(topic: string, expected: number) {
   return got;
 }
 
+/**
+ * The compression codec of every record batch the broker stored for a topic's partition 0, read
+ * from its log segment (batch header: base offset 8 bytes, length 4, leader epoch 4, magic 1,
+ * CRC 4, attributes 2, whose low 3 bits are the codec: 1 gzip, 4 zstd).
+ */
+function storedCodecs(topic: string): Set<number> {
+  const log = readFileSync(
+    join(endpoint("kafkaDataDir"), `${topic}-0`, "00000000000000000000.log"),
+  );
+  const codecs = new Set<number>();
+  for (let at = 0; at + 23 <= log.length; at += 12 + log.readInt32BE(at + 8)) {
+    codecs.add(log.readInt16BE(at + 21) & 7);
+  }
+  return codecs;
+}
+
 function saslFiles(password: string) {
   const dir = mkdtempSync(join(tmpdir(), "ar-sasl-"));
   writeFileSync(join(dir, "username"), `${endpoint("kafkaSaslUsername")}\n`);
@@ -106,6 +122,23 @@ describe("sidecar Kafka sink", () => {
       );
     }
   });
+
+  for (const [compression, codec] of [
+    ["zstd", 4],
+    ["gzip", 1],
+  ] as const) {
+    it(`stores ${compression}-compressed batches that consumers read back`, async () => {
+      const topic = await newTopic(1);
+      const sink = new KafkaSink(settings(topic, { compression }));
+      const batch = Array.from({ length: 3_000 }, (_, n) => record("c/ns/pod/app/log", n));
+      await sink.publish(batch);
+      await sink.close();
+      expect(storedCodecs(topic)).toEqual(new Set([codec]));
+      // The consumer in this process reads zstd because kafka.ts registered the codec.
+      const got = await consumeAll(topic, batch.length);
+      expect(got.map((m) => m.value)).toEqual(batch.map((m) => m.value.toString()));
+    });
+  }
 
   for (const mechanism of ["plain", "scram-sha-256", "scram-sha-512"] as const) {
     it(`publishes over TLS with SASL ${mechanism} from mounted files`, async () => {

@@ -129,11 +129,12 @@ function anonSampler(pid: number) {
   };
 }
 
-function procStats(pid: number): { cpuSeconds: number; peakRssMb: number } {
+function procStats(pid: number): { cpuSeconds: number; sysSeconds: number; peakRssMb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime, in clock ticks (100/s)
+  // utime and stime, in clock ticks (100/s)
+  const [user, sys] = [Number(stat[11]) / 100, Number(stat[12]) / 100];
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return { cpuSeconds: ticks / 100, peakRssMb: Number(hwm) / 1_024 };
+  return { cpuSeconds: user + sys, sysSeconds: sys, peakRssMb: Number(hwm) / 1_024 };
 }
 
 async function benchPod(broker: KafkaBroker, name: string) {
@@ -168,6 +169,9 @@ async function sidecarThroughput(broker: KafkaBroker, text: string) {
   const peakAnonMb = anon.stop();
   sidecar.child.kill("SIGTERM");
   await sidecar.exited;
+  // BENCH_SIDECAR_OUTPUT: the sidecar's own output of this phase (its logs, --trace-gc...).
+  if (process.env.BENCH_SIDECAR_OUTPUT)
+    writeFileSync(process.env.BENCH_SIDECAR_OUTPUT, sidecar.output());
   return {
     linesPerSecond: LINES / ((last - start) / 1_000),
     steadyLinesPerSecond: LINES / ((last - first) / 1_000),
@@ -253,7 +257,7 @@ async function main(): Promise<void> {
       ],
       [
         `sidecar CPU for ${LINES} lines`,
-        `${t.cpuSeconds.toFixed(1)} s in ${t.wallSeconds.toFixed(1)} s wall (${(t.cpuSeconds / t.wallSeconds).toFixed(2)} cores)`,
+        `${t.cpuSeconds.toFixed(1)} s (${t.sysSeconds.toFixed(1)} s system) in ${t.wallSeconds.toFixed(1)} s wall (${(t.cpuSeconds / t.wallSeconds).toFixed(2)} cores, ${((t.cpuSeconds / LINES) * 1e6).toFixed(1)} µs per line)`,
         "",
       ],
       [

@@ -32,7 +32,8 @@ const json: LineParser = {
 // Apache/nginx: %h %l %u %t "%r" %>s %b [ "%{Referer}i" "%{User-agent}i" ]
 const QUOTED = '"((?:[^"\\\\]|\\\\.)*)"';
 const COMMON = new RegExp(String.raw`^(\S+) (\S+) (\S+) \[([^\]]+)\] ${QUOTED} (\d{3}|-) (\d+|-)`);
-const COMBINED_TAIL = new RegExp(`^ ${QUOTED} ${QUOTED}`);
+// Sticky: matched where the common part ended, without cutting the line there first.
+const COMBINED_TAIL = new RegExp(` ${QUOTED} ${QUOTED}`, "y");
 
 function accessLog(withAgent: boolean): LineParser {
   return {
@@ -52,19 +53,23 @@ function accessLog(withAgent: boolean): LineParser {
       values.request = req;
       if (status !== "-") values.status = Number(status);
       if (bytes !== "-") values.body_bytes_sent = Number(bytes);
-      // "METHOD path PROTOCOL"; the path may itself hold escaped quotes and spaces.
-      const parts = req.split(" ");
-      const protocol =
-        parts.length > 2 && (parts[parts.length - 1] ?? "").startsWith("HTTP/")
-          ? parts.pop()
-          : undefined;
-      const method = parts.shift();
-      if (method !== undefined) values.method = method;
-      if (parts.length > 0) values.path = parts.length === 1 ? parts[0] : parts.join(" ");
-      if (protocol !== undefined) values.protocol = protocol;
+      // "METHOD path PROTOCOL"; the path may itself hold escaped quotes and spaces. Cut at the
+      // first and last space (no array of words per line): the method is all before the
+      // first, the protocol all after the last when there are two or more spaces and it
+      // starts with HTTP/, the path what lies between.
+      const first = req.indexOf(" ");
+      if (first < 0) values.method = req;
+      else {
+        values.method = req.slice(0, first);
+        const last = req.lastIndexOf(" ");
+        const withProtocol = last > first && req.startsWith("HTTP/", last + 1);
+        values.path = req.slice(first + 1, withProtocol ? last : req.length);
+        if (withProtocol) values.protocol = req.slice(last + 1);
+      }
       if (withAgent) {
         // nginx writes combined lines without the two quoted fields now and then: keep them.
-        const t = COMBINED_TAIL.exec(line.slice(all.length));
+        COMBINED_TAIL.lastIndex = all.length;
+        const t = COMBINED_TAIL.exec(line);
         if (t) {
           const referer = dash(unbackslash(t[1] ?? ""));
           if (referer !== undefined) values.http_referer = referer;

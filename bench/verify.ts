@@ -1,5 +1,5 @@
 // `npm run bench:verify`: `auditready verify` reading a real topic, against a same-run reference
-// that reads the same topic the same way (cli/sources.ts' readTopic: kafkajs, 8 MiB fetches)
+// that reads the same topic the same way (cli/sources.ts' readTopic: Fetch requests, cli/fetch.ts)
 // and does nothing else. The ratio is what verification adds to reading. Each side runs as its
 // own process (alternating, best of BENCH_RUNS) and reports its wall time, CPU and peak RSS.
 // Not a test: it prints numbers.
@@ -62,7 +62,14 @@ async function main(): Promise<void> {
   const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
   const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 2));
   const STREAMS = 4;
-  const { CompressionTypes, Kafka, logLevel } = await import("kafkajs");
+  const kafkajs = (await import("kafkajs")).default;
+  const { Kafka, logLevel } = kafkajs;
+  const { compressionType, registerCodecs } = await import("../sidecar/sink/codecs.ts");
+  registerCodecs(kafkajs);
+  // The sidecar's default codec unless BENCH_COMPRESSION says otherwise.
+  const compression = process.env.BENCH_COMPRESSION ?? "zstd";
+  if (compression !== "zstd" && compression !== "gzip" && compression !== "none")
+    throw new Error(`BENCH_COMPRESSION must be none, gzip or zstd, not ${compression}`);
   const { StreamBuilder } = await import("../entry/verify/testing.ts");
   const { generateSigningKey } = await import("../entry/keys.ts");
   const { startKafka } = await import("../test/infra/kafka.ts");
@@ -104,7 +111,12 @@ async function main(): Promise<void> {
         for (const m of b.messages) messages.push({ key: m.key, value: m.value });
         b.messages.length = 0;
       }
-      await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages });
+      await producer.send({
+        topic,
+        acks: -1,
+        compression: compressionType(kafkajs, compression),
+        messages,
+      });
       produced += messages.length;
     }
     await producer.disconnect();
@@ -139,7 +151,7 @@ async function main(): Promise<void> {
     const cpuPer = (u: Usage) => ((u.cpuMs * 1000) / produced).toFixed(1);
     const fmt = (n: number) => n.toLocaleString("en-US");
     console.log(
-      `auditready bench:verify — ${fmt(produced)} messages (${STREAMS} streams, seal mode N=1000, gzip, 3 partitions), Node ${process.version}, ${cpus()[0]?.model ?? "unknown CPU"}, a broker of its own on the same machine, best of ${RUNS} (by wall time)\n`,
+      `auditready bench:verify — ${fmt(produced)} messages (${STREAMS} streams, seal mode N=1000, ${compression}, 3 partitions), Node ${process.version}, ${cpus()[0]?.model ?? "unknown CPU"}, a broker of its own on the same machine, best of ${RUNS} (by wall time)\n`,
     );
     console.log("| what | messages/s (wall) | CPU per message | peak RSS | ratio to reference |");
     console.log("| --- | --- | --- | --- | --- |");

@@ -6,6 +6,7 @@ import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { KafkaConfig, SASLOptions } from "kafkajs";
 import type { InputMessage } from "../entry/verify/ingest.ts";
+import { fetchRange } from "./fetch.ts";
 
 export type Progress = (read: number, total: number | undefined) => void;
 
@@ -89,71 +90,17 @@ export async function* readTopic(
     await admin.disconnect();
   }
   const total = [...ends].reduce((n, [p, end]) => n + Number(end - (starts.get(p) ?? 0n)), 0);
-  const pending = new Set(
-    [...ends].filter(([p, end]) => end > (starts.get(p) ?? 0n)).map(([p]) => p),
-  );
-  if (pending.size === 0) return;
-
-  // A throw-away group that never commits: reading must leave no trace on the cluster.
-  const consumer = kafka.consumer({
-    groupId: `auditready-verify-${process.pid}-${Date.now()}`,
-    maxBytes: 8 << 20,
-    maxBytesPerPartition: 8 << 20,
-  });
-  const queue: InputMessage[] = [];
-  let wake: (() => void) | undefined;
-  let failure: unknown;
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic: src.topic, fromBeginning: true });
-    if (src.fromTime !== undefined) {
-      // Seeking is only allowed once the consumer has joined its group.
-      consumer.on(consumer.events.GROUP_JOIN, () => {
-        for (const [p, start] of starts)
-          consumer.seek({ topic: src.topic, partition: p, offset: start.toString() });
-      });
+  let read = 0;
+  for await (const round of fetchRange(kafka, src.topic, starts, ends)) {
+    for (const m of round) {
+      if (m.value)
+        yield {
+          key: m.key?.toString(),
+          value: m.value,
+          position: `partition ${m.partition} offset ${m.offset}`,
+        };
     }
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const end = ends.get(batch.partition) ?? 0n;
-        for (const m of batch.messages) {
-          const offset = BigInt(m.offset);
-          if (offset >= end) break;
-          if (m.value) {
-            queue.push({
-              key: m.key?.toString(),
-              value: m.value,
-              position: `partition ${batch.partition} offset ${m.offset}`,
-            });
-          }
-          if (offset + 1n >= end) pending.delete(batch.partition);
-        }
-        wake?.();
-        // Backpressure: let the verifier catch up before fetching more.
-        while (queue.length > 50_000) await new Promise((r) => setTimeout(r, 5));
-      },
-    });
-    consumer.on(consumer.events.CRASH, (e) => {
-      failure = e.payload.error;
-      wake?.();
-    });
-    let read = 0;
-    while (pending.size > 0 || queue.length > 0) {
-      if (failure) throw failure;
-      if (queue.length === 0) {
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 200);
-        });
-        continue;
-      }
-      const batch = queue.splice(0, queue.length);
-      for (const m of batch) yield m;
-      read += batch.length;
-      progress(read, total);
-    }
-  } finally {
-    await consumer.disconnect();
+    read += round.length;
+    progress(read, total);
   }
 }

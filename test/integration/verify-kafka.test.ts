@@ -81,7 +81,7 @@ describe("verifying a topic on the real broker", () => {
     ]);
   });
 
-  it("auditready verify reads the topic and exits 0", () => {
+  it("auditready verify reads the topic and exits 0, leaving no consumer group behind", async () => {
     const dir = mkdtempSync(join(tmpdir(), "auditready-verify-it-"));
     writeFileSync(join(dir, "keys.json"), JSON.stringify(a.trustedKeys()));
     const r = spawnSync(
@@ -105,6 +105,11 @@ describe("verifying a topic on the real broker", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`ok   ${a.origin}\n    verified seq 0..1201`);
+    // It reads by plain fetches (cli/fetch.ts): no group to join, to authorize or to leave.
+    const { groups } = await admin.listGroups();
+    expect(groups.map((g) => g.groupId).filter((g) => g.startsWith("auditready-verify"))).toEqual(
+      [],
+    );
   });
 
   it("starts from a time: HEAD_TRUNCATED, and with its earlier state the verifier goes on from its anchor", async () => {

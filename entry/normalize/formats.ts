@@ -32,16 +32,19 @@ const json: LineParser = {
 // Apache/nginx: %h %l %u %t "%r" %>s %b [ "%{Referer}i" "%{User-agent}i" ]
 const QUOTED = '"((?:[^"\\\\]|\\\\.)*)"';
 const COMMON = new RegExp(String.raw`^(\S+) (\S+) (\S+) \[([^\]]+)\] ${QUOTED} (\d{3}|-) (\d+|-)`);
-// Sticky: matched where the common part ended, without cutting the line there first.
-const COMBINED_TAIL = new RegExp(` ${QUOTED} ${QUOTED}`, "y");
+// The combined form is the common one followed by the two quoted fields, which nginx leaves
+// out now and then: one optional group, so a line takes one match, not two. The group is
+// tried once where the common part ends and matches or is left out, exactly as a second
+// match at that point would.
+const COMBINED = new RegExp(`${COMMON.source}(?: ${QUOTED} ${QUOTED})?`);
 
 function accessLog(withAgent: boolean): LineParser {
   return {
     parse(line) {
-      const m = COMMON.exec(line);
+      const m = (withAgent ? COMBINED : COMMON).exec(line);
       if (!m)
         return { ok: false, reason: `not a ${withAgent ? "combined" : "common"} access log line` };
-      const [all, host, ident, user, time, request = "", status, bytes] = m;
+      const [, host, ident, user, time, request = "", status, bytes, referer, agent] = m;
       // Only defined values go in: deleting keys later would slow every later read.
       const values: Parsed = { remote_addr: host };
       const id = dash(ident);
@@ -66,16 +69,12 @@ function accessLog(withAgent: boolean): LineParser {
         values.path = req.slice(first + 1, withProtocol ? last : req.length);
         if (withProtocol) values.protocol = req.slice(last + 1);
       }
-      if (withAgent) {
-        // nginx writes combined lines without the two quoted fields now and then: keep them.
-        COMBINED_TAIL.lastIndex = all.length;
-        const t = COMBINED_TAIL.exec(line);
-        if (t) {
-          const referer = dash(unbackslash(t[1] ?? ""));
-          if (referer !== undefined) values.http_referer = referer;
-          const agent = dash(unbackslash(t[2] ?? ""));
-          if (agent !== undefined) values.http_user_agent = agent;
-        }
+      // Both quoted fields or neither (a line without them is kept).
+      if (referer !== undefined && agent !== undefined) {
+        const r = dash(unbackslash(referer));
+        if (r !== undefined) values.http_referer = r;
+        const a = dash(unbackslash(agent));
+        if (a !== undefined) values.http_user_agent = a;
       }
       return { ok: true, values };
     },

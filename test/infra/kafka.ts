@@ -45,6 +45,11 @@ export interface KafkaOptions {
   workDir?: string;
   readyTimeoutMs?: number;
   /**
+   * Kafka's StandardAuthorizer with no default access: the PLAINTEXT listener's principal
+   * (ANONYMOUS, the tests' admin) is a super user, the SASL user may do only what ACLs grant.
+   */
+  authorizer?: boolean;
+  /**
    * Restart: with the workDir and ports of a stopped broker, starts it again on the same
    * ports and the same data (storage is formatted only when it was not yet). Not with saslSsl.
    */
@@ -143,6 +148,14 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaBroker> {
       password,
       mechanisms: ["plain", "scram-sha-256", "scram-sha-512"],
     };
+  }
+
+  if (opts.authorizer) {
+    props.push(
+      "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+      "super.users=User:ANONYMOUS",
+      "allow.everyone.if.no.acl.found=false",
+    );
   }
 
   const serverProperties = join(workDir, "server.properties");

@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import type { KafkaBroker } from "../test/infra/kafka.ts";
+import type { RunningSidecar } from "../test/integration/sidecar-harness.ts";
 
 // The sidecar's kafkajs internals (kafkajs-fast.ts) must be in place before anything loads
 // kafkajs, and static imports would load it first: so the rest comes in by dynamic import. The
@@ -156,6 +157,14 @@ async function benchPod(broker: KafkaBroker, name: string) {
   return pod;
 }
 
+/** `p`, or an error with the sidecar's output if the sidecar exits first (instead of waiting forever). */
+async function whileRunning<T>(sidecar: RunningSidecar, p: Promise<T>): Promise<T> {
+  const died = sidecar.exited.then((code) => {
+    throw new Error(`sidecar exited (${code}) before the lines arrived:\n${sidecar.output()}`);
+  });
+  return Promise.race([p, died]);
+}
+
 async function sidecarThroughput(broker: KafkaBroker, text: string) {
   const name = await topic(broker);
   const pod = await benchPod(broker, name);
@@ -164,7 +173,7 @@ async function sidecarThroughput(broker: KafkaBroker, text: string) {
   const start = Date.now();
   const sidecar = startSidecar(pod);
   const anon = anonSampler(sidecar.child.pid as number);
-  const { first, last } = await counted;
+  const { first, last } = await whileRunning(sidecar, counted);
   const stats = procStats(sidecar.child.pid as number);
   const peakAnonMb = anon.stop();
   sidecar.child.kill("SIGTERM");
@@ -209,7 +218,7 @@ async function sidecarAtRate(broker: KafkaBroker) {
     await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
   }
   closeSync(fd);
-  await counted;
+  await whileRunning(sidecar, counted);
   const seconds = (Date.now() - start) / 1_000;
   const stats = procStats(sidecar.child.pid as number);
   const peakAnonMb = anon.stop();

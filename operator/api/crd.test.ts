@@ -2,10 +2,13 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
+  CHART_CRD_FILE,
+  CHART_RBAC_FILE,
   CRD_FILE,
   RBAC_FILE,
   RBAC_ROLLOUT_FILE,
   README_FILE,
+  renderChartRbacYaml,
   renderCrdYaml,
   renderRbacYaml,
   renderRolloutRbacYaml,
@@ -27,6 +30,7 @@ function walk(node: Node, path: string, visit: (path: string, node: Node) => voi
 describe("the AuditPolicy CRD", () => {
   it("in crds/ is exactly what the zod schema generates (run `npm run crds` after changing it)", () => {
     expect(readFileSync(CRD_FILE, "utf8")).toBe(renderCrdYaml());
+    expect(readFileSync(CHART_CRD_FILE, "utf8")).toBe(renderCrdYaml());
   });
 
   it("the README's AuditPolicy reference is exactly what the schema generates", () => {
@@ -36,6 +40,7 @@ describe("the AuditPolicy CRD", () => {
   it("operator/rbac.yaml is exactly what operator/rbac.ts generates", () => {
     expect(readFileSync(RBAC_FILE, "utf8")).toBe(renderRbacYaml());
     expect(readFileSync(RBAC_ROLLOUT_FILE, "utf8")).toBe(renderRolloutRbacYaml());
+    expect(readFileSync(CHART_RBAC_FILE, "utf8")).toBe(renderChartRbacYaml());
   });
 
   const crd = parse(renderCrdYaml());

@@ -5,6 +5,9 @@
 // keeps the operator's webhooks; an uninstall removes the configuration, so no fail-closed
 // webhook outlives the operator.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   AdmissionregistrationV1Api,
   CoreV1Api,
@@ -37,14 +40,19 @@ const run = runId();
 const release = `ar-${run}`;
 const fullname = `${release}-operator`;
 const namespace = `auditready-chart-${run}`;
+const helmHome = mkdtempSync(join(tmpdir(), "auditready-helm-"));
+afterAll(() => rmSync(helmHome, { recursive: true, force: true }));
 
 function helm(args: string[]): string {
   const r = spawnSync(endpoint("helm"), args, {
     encoding: "utf8",
+    // helm's own cache, config and data in a folder of this run, removed at the end.
     env: {
       ...process.env,
       KUBECONFIG: endpoint("kubeconfig"),
-      HELM_CACHE_HOME: `/tmp/helm-${run}`,
+      HELM_CACHE_HOME: join(helmHome, "cache"),
+      HELM_CONFIG_HOME: join(helmHome, "config"),
+      HELM_DATA_HOME: join(helmHome, "data"),
     },
   });
   if (r.status !== 0) throw new Error(`helm ${args.join(" ")} exited ${r.status}:\n${r.stderr}`);

@@ -40,7 +40,7 @@ export function createNormalizer(
   const parser = lineParser(options.format, options.pattern);
   const fieldPath = (f: AuditField): string | undefined => options.fields[f] ?? parser.defaults[f];
   // Paths are split once here, not per line: this runs for every field of every record.
-  const getters = {} as Record<AuditField, ((v: Parsed) => unknown) | undefined>;
+  const getters = {} as Fields["getters"];
   for (const f of AUDIT_FIELDS) {
     const path = fieldPath(f);
     getters[f] = path === undefined ? undefined : pathGetter(path);
@@ -48,6 +48,7 @@ export function createNormalizer(
   const patterns = options.redact.flatMap((r, i) =>
     "pattern" in r ? [{ index: i, re: compilePolicyRegex(r.pattern, "g") }] : [],
   );
+  const fields: Fields = { getters, patterns };
   const fieldRules = options.redact.flatMap((r) => ("field" in r ? [r.field] : []));
   const excludes = options.exclude.map((e) => ({
     get: pathGetter(fieldPath(e.field as AuditField) ?? e.field),
@@ -55,27 +56,6 @@ export function createNormalizer(
   }));
   const maxLineBytes = options.maxLineBytes;
   const required = options.required;
-
-  // The value of an audit field in a parsed line, pattern-redacted when it is a string.
-  const value = (values: Parsed | undefined, f: AuditField): unknown => {
-    const get = getters[f];
-    if (!values || !get) return undefined;
-    let v = get(values);
-    if (typeof v === "string" && patterns.length > 0) {
-      for (const p of patterns) {
-        p.re.lastIndex = 0;
-        v = (v as string).replace(p.re, REDACTED);
-      }
-    }
-    return v;
-  };
-  // Values from JSON may hold lone surrogates (\ud800 escapes); records must be I-JSON.
-  const str = (values: Parsed | undefined, f: AuditField): string | undefined => {
-    const v = value(values, f);
-    return v === undefined || v === null || typeof v === "object"
-      ? undefined
-      : String(v).toWellFormed();
-  };
 
   return (bytes, source) => {
     const violations: string[] = [];
@@ -134,12 +114,12 @@ export function createNormalizer(
       }
     }
 
-    const statusRaw = value(values, "statusCode");
+    const statusRaw = value(fields, values, "statusCode");
     const statusCode =
       typeof statusRaw === "number" || (typeof statusRaw === "string" && STATUS.test(statusRaw))
         ? Number(statusRaw)
         : undefined;
-    const outcomeText = str(values, "outcome")?.toLowerCase();
+    const outcomeText = str(fields, values, "outcome")?.toLowerCase();
     const outcome =
       outcomeText === "success" || outcomeText === "failure"
         ? outcomeText
@@ -148,11 +128,11 @@ export function createNormalizer(
             ? "success"
             : "failure"
           : "unknown";
-    const timeValue = value(values, "time") ?? undefined; // null means absent
+    const timeValue = value(fields, values, "time") ?? undefined; // null means absent
     const time = timeValue === undefined ? undefined : parseEventTime(timeValue);
     if (timeValue !== undefined && !time) violations.push("time-unparseable");
     if (time?.assumedUtc) violations.push("time-without-zone");
-    const rolesValue = value(values, "roles");
+    const rolesValue = value(fields, values, "roles");
     const roles = Array.isArray(rolesValue)
       ? rolesValue.map((r) => String(r).toWellFormed())
       : typeof rolesValue === "string"
@@ -166,24 +146,24 @@ export function createNormalizer(
     // copy would give V8 objects of many shapes, and these are read again on the hot path that
     // writes the record.
     const who: AuditEvent["who"] = {};
-    const actor = str(values, "actor");
+    const actor = str(fields, values, "actor");
     if (actor !== undefined) who.actor = actor;
-    const actorType = str(values, "actorType");
+    const actorType = str(fields, values, "actorType");
     if (actorType !== undefined) who.actorType = actorType;
     if (roles !== undefined) who.roles = roles;
     const what: AuditEvent["what"] = {};
-    const action = str(values, "action");
+    const action = str(fields, values, "action");
     if (action !== undefined) what.action = action;
-    const resource = str(values, "resource");
+    const resource = str(fields, values, "resource");
     if (resource !== undefined) what.resource = resource;
     const when: AuditEvent["when"] = {};
     if (time !== undefined) when.time = time.time;
     const where: AuditEvent["where"] = {};
-    const sourceIp = str(values, "sourceIp");
+    const sourceIp = str(fields, values, "sourceIp");
     if (sourceIp !== undefined) where.sourceIp = sourceIp;
-    const userAgent = str(values, "userAgent");
+    const userAgent = str(fields, values, "userAgent");
     if (userAgent !== undefined) where.userAgent = userAgent;
-    const requestId = str(values, "requestId");
+    const requestId = str(fields, values, "requestId");
     if (requestId !== undefined) where.requestId = requestId;
     const result: AuditEvent["result"] =
       statusCode === undefined ? { outcome } : { outcome, statusCode };
@@ -209,6 +189,38 @@ export function createNormalizer(
 }
 
 const STATUS = /^\d{3}$/;
+
+/** How a normalizer reads the audit fields of a parsed line. */
+interface Fields {
+  getters: Record<AuditField, ((v: Parsed) => unknown) | undefined>;
+  patterns: { index: number; re: RegExp }[];
+}
+
+// value and str are shared by every normalizer, not made per normalizer: calls to a
+// normalizer's own closures were inlined as calls to those very functions, and the code
+// optimized for the first stream's normalizer was thrown away when a second one started.
+
+/** The value of an audit field in a parsed line, pattern-redacted when it is a string. */
+function value({ getters, patterns }: Fields, values: Parsed | undefined, f: AuditField): unknown {
+  const get = getters[f];
+  if (!values || !get) return undefined;
+  let v = get(values);
+  if (typeof v === "string" && patterns.length > 0) {
+    for (const p of patterns) {
+      p.re.lastIndex = 0;
+      v = (v as string).replace(p.re, REDACTED);
+    }
+  }
+  return v;
+}
+
+/** A field's value as a string. Values from JSON may hold lone surrogates (\ud800 escapes); records must be I-JSON. */
+function str(fields: Fields, values: Parsed | undefined, f: AuditField): string | undefined {
+  const v = value(fields, values, f);
+  return v === undefined || v === null || typeof v === "object"
+    ? undefined
+    : String(v).toWellFormed();
+}
 
 function fieldValue(e: AuditEvent, f: AuditField): unknown {
   switch (f) {

@@ -164,6 +164,13 @@ describe("the Helm chart", () => {
     expect(webhooks.metadata.name).toBe(fullname);
     expect(webhooks).not.toHaveProperty("webhooks");
     expect(() => render([])).toThrow(/cluster is required/);
+    // values.schema.json: a bad value or a misspelt key is an error that names it.
+    expect(() => render(["--set", "cluster=a", "--set", "logLevel=verbose"])).toThrow(
+      /logLevel.*must be one of/,
+    );
+    expect(() => render(["--set", "cluster=a", "--set", "replica=3"])).toThrow(
+      /'replica' not allowed/,
+    );
   });
 
   describe("installed into the real API server", () => {

@@ -108,4 +108,10 @@ describe("the operator process (operator/main.ts)", () => {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
   });
+
+  it("printed only JSON log lines (Node's warnings included, kafkajs' negative-timeout noise dropped)", () => {
+    const lines = output.split("\n").filter((l) => l !== "");
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.filter((l) => !l.startsWith("{") || !JSON.parse(l))).toEqual([]);
+  });
 });

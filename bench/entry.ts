@@ -11,6 +11,7 @@ import { NormalizeOptions } from "../entry/normalize/options.ts";
 import type { KubernetesIdentity } from "../entry/record.ts";
 import { type Emitted, StreamSealer } from "../entry/seal.ts";
 import { Verifier } from "../entry/verify/verifier.ts";
+import { floorSeal } from "./entry-floor.ts";
 
 const N = Number(process.env.BENCH_LINES ?? 200_000);
 const identity: KubernetesIdentity = {
@@ -210,6 +211,18 @@ function main(): void {
     },
     ed25519,
   );
+  // The floors: what no sealer of this record can beat on this runtime (bench/entry-floor.ts).
+  const floorJson = measureAgainst(N, () => floorSeal(json, "json", identity), parseStringify);
+  const floorCombined = measureAgainst(
+    N,
+    () => floorSeal(combined, "combined", identity),
+    parseStringify,
+  );
+  const floorPerEntry = measureAgainst(
+    perEntryN,
+    () => floorSeal(json.slice(0, perEntryN), "json", identity, key.privateKey),
+    ed25519,
+  );
   const sealed = seal(json, "json", 1000, true);
   const verify = measure(sealed.length, () => {
     const v = new Verifier({
@@ -268,6 +281,30 @@ function main(): void {
   );
   console.log(
     row(
+      "floor: parse, 3 SHA-256, one stringify per record; JSON lines",
+      floorJson.perSec,
+      parseStringify.perSec,
+      "parse+stringify",
+    ),
+  );
+  console.log(
+    row(
+      "floor: the same, combined lines",
+      floorCombined.perSec,
+      parseStringify.perSec,
+      "parse+stringify",
+    ),
+  );
+  console.log(
+    row(
+      "floor: the same + an Ed25519 signature per record",
+      floorPerEntry.perSec,
+      ed25519.perSec,
+      "Ed25519 sign",
+    ),
+  );
+  console.log(
+    row(
       "verify (messages incl. checkpoints)",
       verify.perSec,
       parseStringify.perSec,
@@ -275,13 +312,34 @@ function main(): void {
       ">= 300,000 /s",
     ),
   );
-  const verdicts = [
-    ["seal mode >= 150,000/s", sealJson.perSec >= 150_000],
-    ["per-entry within 1.2x of Ed25519", perEntry.perSec * 1.2 >= ed25519.perSec],
-    ["verify >= 300,000/s", verify.perSec >= 300_000],
-  ] as const;
+  // Each target, and whether even its floor reaches it: when the floor does not, no sealer of
+  // this record can, on this runtime and machine.
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+  const verdicts: [string, boolean, string][] = [
+    [
+      "seal mode >= 150,000/s, JSON lines",
+      sealJson.perSec >= 150_000,
+      floorJson.perSec >= 150_000 ? "" : `its floor is ${fmt(floorJson.perSec)}/s`,
+    ],
+    [
+      "seal mode >= 150,000/s, combined lines",
+      sealCombined.perSec >= 150_000,
+      floorCombined.perSec >= 150_000 ? "" : `its floor is ${fmt(floorCombined.perSec)}/s`,
+    ],
+    [
+      "per-entry within 1.2x of Ed25519",
+      perEntry.perSec * 1.2 >= ed25519.perSec,
+      floorPerEntry.perSec * 1.2 >= ed25519.perSec
+        ? ""
+        : `its floor is ${(floorPerEntry.perSec / ed25519.perSec).toFixed(2)}x Ed25519`,
+    ],
+    ["verify >= 300,000/s", verify.perSec >= 300_000, ""],
+  ];
   console.log("");
-  for (const [what, ok] of verdicts) console.log(`${ok ? "met    " : "NOT MET"}  ${what}`);
+  for (const [what, ok, floor] of verdicts) {
+    const why = !ok && floor ? ` (${floor}: out of reach for any sealer of this record here)` : "";
+    console.log(`${ok ? "met    " : "NOT MET"}  ${what}${why}`);
+  }
 }
 
 main();

@@ -127,7 +127,12 @@ export async function* fetchRange(
           }
         }
       // The next round is on its way while this one is handed over.
-      if (next.size > 0) round = fetchRound(cluster, topic, next);
+      if (next.size > 0) {
+        round = fetchRound(cluster, topic, next);
+        // If the reader stops before awaiting it (an error, a break), the disconnect below
+        // fails it: that must not surface as an unhandled rejection.
+        round.catch(() => undefined);
+      }
       if (messages.length > 0) yield messages;
     }
   } finally {

@@ -112,6 +112,26 @@ describe("verifying a topic on the real broker", () => {
     );
   });
 
+  it("a reader that stops early (an error, a break) disconnects and exits cleanly", () => {
+    // The fetcher has the next round in flight while the reader works on one.
+    const script = `
+      import { readTopic } from ${JSON.stringify(new URL("../../cli/sources.ts", import.meta.url).pathname)};
+      let n = 0;
+      for await (const m of readTopic({ brokers: [process.argv[1]], topic: process.argv[2] }, () => {}))
+        if (++n >= 10) break;
+      await new Promise((r) => setTimeout(r, 300));
+      console.log("read", n);
+    `;
+    const r = spawnSync(
+      process.execPath,
+      ["--input-type=module", "-e", script, endpoint("kafkaBootstrap"), topic],
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    expect(r.stderr).not.toMatch(/Unhandled|Error/);
+    expect(r.stdout).toBe("read 10\n");
+    expect(r.status).toBe(0);
+  });
+
   it("starts from a time: HEAD_TRUNCATED, and with its earlier state the verifier goes on from its anchor", async () => {
     const later = `audit.verify-from-time-${randomUUID()}`;
     const c = new StreamBuilder({

@@ -306,8 +306,8 @@ function runLength(records: readonly AnyRecord[], i: number, run: PackedRun): nu
   return n;
 }
 
-/** All records of a batch in one buffer of the exact size. */
-function joinRecords(records: readonly AnyRecord[]): Buffer {
+/** Bytes of all records of a batch. */
+function recordsSize(records: readonly AnyRecord[]): number {
   let total = 0;
   for (let i = 0; i < records.length; ) {
     const r = records[i] as AnyRecord;
@@ -319,7 +319,11 @@ function joinRecords(records: readonly AnyRecord[]): Buffer {
     total += r instanceof PendingRecord ? r.size : r.offset;
     i++;
   }
-  const out = Buffer.allocUnsafe(total);
+  return total;
+}
+
+/** Writes all records of a batch into `out`, which has exactly their size; returns `out`. */
+function writeRecords(records: readonly AnyRecord[], out: Buffer): Buffer {
   let at = 0;
   for (let i = 0; i < records.length; ) {
     const r = records[i] as AnyRecord;
@@ -332,8 +336,32 @@ function joinRecords(records: readonly AnyRecord[]): Buffer {
     else at += r.buffer.copy(out, at);
     i++;
   }
-  if (at !== total) throw new Error(`record batch: wrote ${at} of ${total} bytes`);
+  if (at !== out.length) throw new Error(`record batch: wrote ${at} of ${out.length} bytes`);
   return out;
+}
+
+/**
+ * The buffer the records of a compressed batch are joined in before the codec reads them: kept
+ * for the next batch instead of a fresh one per batch, whose first touch of every page costs
+ * a page fault (measured ~0.3-0.5 µs per 1 KB record). One buffer, taken while in use (batches
+ * of several partitions may compress at once), at most 8 MiB, and dropped when a batch needs
+ * far less (after a backlog, a steady low rate does not keep its size resident).
+ */
+class Scratch {
+  private spare: Buffer | undefined;
+
+  take(size: number): Buffer {
+    const b = this.spare;
+    this.spare = undefined;
+    if (b !== undefined && b.length >= size && b.length <= 8 * Math.max(size, 65_536)) return b;
+    return Buffer.allocUnsafeSlow(size); // its own memory, never the shared pool
+  }
+
+  give(b: Buffer): void {
+    if (b.length <= 8 * 1_048_576 && (this.spare === undefined || this.spare.length < b.length)) {
+      this.spare = b;
+    }
+  }
 }
 
 /** An Encoder holding exactly `buf` (what kafkajs would have after writing those bytes). */
@@ -384,6 +412,7 @@ export function fastRecordBatch(d: Deps): (b: RecordBatchInput) => Promise<Encod
     writeEncoder(v: EncoderLike): Writer;
   };
   const writer = (size?: number) => new d.Encoder(size) as Writer;
+  const scratch = new Scratch();
   return async ({
     compression = 0,
     firstOffset = d.Long.fromInt(0),
@@ -399,12 +428,21 @@ export function fastRecordBatch(d: Deps): (b: RecordBatchInput) => Promise<Encod
   }) => {
     const attributes = (compression & d.COMPRESSION_CODEC_MASK) | (transactional ? 16 : 0);
     const count = records.length;
-    const joined = joinRecords(records);
-    let payload: Buffer = joined;
-    if (compression !== 0) {
+    const size = recordsSize(records);
+    let payload: Buffer;
+    if (compression === 0) {
+      payload = writeRecords(records, Buffer.allocUnsafe(size)); // part of the request
+    } else {
       const codec = d.lookupCodec(compression);
       if (!codec) throw new Error(`no codec for compression ${compression}`);
-      payload = await codec.compress(asEncoder(d.Encoder, joined));
+      // Only the codec reads the joined records, and not once it has resolved.
+      const buf = scratch.take(size);
+      try {
+        const joined = writeRecords(records, buf.subarray(0, size));
+        payload = await codec.compress(asEncoder(d.Encoder, joined));
+      } finally {
+        scratch.give(buf);
+      }
     }
     const batchBody = writer(61 + payload.length)
       .writeInt16(attributes)

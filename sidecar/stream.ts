@@ -107,7 +107,14 @@ export class AuditStream {
         this.emit(e, LEAF);
         continue;
       }
-      const points = [...this.progress.values()];
+      // A line is its own commit point until here; the checkpoint gets a copy without the
+      // line's bytes, which would keep its whole read buffer alive until the ack.
+      const points: CommitPoint[] = [];
+      for (const p of this.progress.values()) {
+        points.push(
+          p.kind === "line" ? { kind: "line", source: p.source, endOffset: p.endOffset } : p,
+        );
+      }
       // A file's end is committed once; its key may later name another file (inode reuse).
       for (const [key, p] of this.progress) {
         if (p.kind === "end" || (p.kind === "loss" && p.resumeAt === null)) {

@@ -97,6 +97,11 @@ export class TailedFile {
       total += bytesRead;
       if (this.position > this.source.seenSize) this.source.seenSize = this.position;
       if (lines.length > 0) deliver(lines);
+      // A file reads short only at its end: no second read to find the end.
+      if (bytesRead < chunkBytes) {
+        this.eof = true;
+        break;
+      }
     }
     if (total > 0) this.lastDataAt = Date.now();
     return total;

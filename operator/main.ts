@@ -3,16 +3,13 @@
 import { isIP } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
+import { routeProcessWarnings } from "../sidecar/sink/process-warnings.ts";
 import { startOperator } from "./run.ts";
 import { readSettings } from "./settings.ts";
 
 const log = pino({ name: "auditready-operator" });
-// Node's process warnings as JSON log lines like everything else the operator prints. kafkajs
-// (no release since 2023) sets negative timeouts on Node 24, which Node clamps to 1 ms: noise.
-process.removeAllListeners("warning");
-process.on("warning", (w) => {
-  if (w.name !== "TimeoutNegativeWarning") log.warn({ warning: w.name }, w.message);
-});
+// Node's process warnings as JSON log lines like everything else the operator prints.
+routeProcessWarnings((w) => log.warn({ warning: w.name }, w.message));
 const read = readSettings(process.env);
 if (!read.ok) {
   log.fatal({ problem: read.message }, "invalid configuration");

@@ -14,6 +14,7 @@ import { isSidecarError, messageOf, SidecarError } from "./errors.ts";
 import { Events } from "./ops/events.ts";
 import { startOpsServer } from "./ops/server.ts";
 import { Pipeline } from "./pipeline.ts";
+import { routeProcessWarnings } from "./sink/process-warnings.ts";
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -22,13 +23,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const events = new Events({ level: process.env.AUDITREADY_LOG_LEVEL ?? "info" });
   // Node's process warnings as JSON log lines, like every other line the sidecar prints.
-  // kafkajs (no release since 2023) sets negative timeouts on Node 24, which Node clamps to
-  // 1 ms: that one is noise.
-  process.removeAllListeners("warning");
-  process.on("warning", (w) => {
-    if (w.name !== "TimeoutNegativeWarning")
-      events.logger.warn({ event: "node-warning", warning: w.name }, w.message);
-  });
+  routeProcessWarnings((w) =>
+    events.logger.warn({ event: "node-warning", warning: w.name }, w.message),
+  );
   const graceMs = Number(process.env.AUDITREADY_GRACE_MS ?? 25_000);
   try {
     const path = configPathFrom(argv);

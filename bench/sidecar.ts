@@ -15,7 +15,7 @@ import type { RunningSidecar } from "../test/integration/sidecar-harness.ts";
 // (registered by kafka.ts, so the counting consumers read them too) and partitioner.
 const { kafkajsFastPaths } = await import("../sidecar/sink/kafkajs-fast.ts");
 const { memoizedPartitioner } = await import("../sidecar/sink/kafka.ts");
-const { compressionType } = await import("../sidecar/sink/codecs.ts");
+const { compressionNamed, compressionType } = await import("../sidecar/sink/codecs.ts");
 const kafkajs = (await import("kafkajs")).default;
 const { Kafka, logLevel } = kafkajs;
 const { startKafka } = await import("../test/infra/kafka.ts");
@@ -28,10 +28,7 @@ const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const RATE = 10_000;
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
 const ORIGIN = "bench/ns/pod/app/access.log";
-const COMPRESSION = ((c = process.env.BENCH_COMPRESSION ?? "zstd") => {
-  if (c === "none" || c === "gzip" || c === "zstd") return c;
-  throw new Error(`BENCH_COMPRESSION must be none, gzip or zstd, not ${c}`);
-})();
+const COMPRESSION = compressionNamed(process.env.BENCH_COMPRESSION ?? "zstd", "BENCH_COMPRESSION");
 
 const line = (n: number, t = 1_795_600_000_000) =>
   `10.0.${(n >> 8) & 255}.${n & 255} - user${n % 997} [23/Nov/2026:10:00:00 +0000] "GET /api/v1/items/${n}?t=${t} HTTP/1.1" ${n % 50 === 0 ? 404 : 200} ${200 + (n % 5_000)} "https://shop.example/cart" "Mozilla/5.0 (X11; Linux x86_64)"\n`;

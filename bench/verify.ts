@@ -64,12 +64,15 @@ async function main(): Promise<void> {
   const STREAMS = 4;
   const kafkajs = (await import("kafkajs")).default;
   const { Kafka, logLevel } = kafkajs;
-  const { compressionType, registerCodecs } = await import("../sidecar/sink/codecs.ts");
+  const { compressionNamed, compressionType, registerCodecs } = await import(
+    "../sidecar/sink/codecs.ts"
+  );
   registerCodecs(kafkajs);
   // The sidecar's default codec unless BENCH_COMPRESSION says otherwise.
-  const compression = process.env.BENCH_COMPRESSION ?? "zstd";
-  if (compression !== "zstd" && compression !== "gzip" && compression !== "none")
-    throw new Error(`BENCH_COMPRESSION must be none, gzip or zstd, not ${compression}`);
+  const compression = compressionNamed(
+    process.env.BENCH_COMPRESSION ?? "zstd",
+    "BENCH_COMPRESSION",
+  );
   const { StreamBuilder } = await import("../entry/verify/testing.ts");
   const { generateSigningKey } = await import("../entry/keys.ts");
   const { startKafka } = await import("../test/infra/kafka.ts");

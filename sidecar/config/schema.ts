@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { NormalizeOptions } from "../../entry/normalize/options.ts";
 import { HeartbeatSeconds, SealEvery, SigningMode } from "../../entry/signing.ts";
+import { COMPRESSIONS } from "../sink/codecs.ts";
 
 const filePath = z.string().min(1).startsWith("/", "must be an absolute path");
 
@@ -46,7 +47,7 @@ export const KafkaSink = z
     tls: KafkaTls.optional(),
     sasl: KafkaSasl.optional(),
     compression: z
-      .enum(["none", "gzip", "zstd"])
+      .enum(COMPRESSIONS)
       .default("zstd")
       .describe(
         "zstd (level 1) compresses audit records ~10x at half gzip's CPU; gzip (level 1) for consumers without zstd (kafkajs without a zstd codec).",

@@ -12,7 +12,15 @@ import { promisify } from "node:util";
 import { constants, gzip, unzip, zstdCompress, zstdDecompress } from "node:zlib";
 import type { CompressionCodecs, CompressionTypes } from "kafkajs";
 
-export type Compression = "none" | "gzip" | "zstd";
+export const COMPRESSIONS = ["none", "gzip", "zstd"] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
+/** `value` as a compression, or an error naming `what` and the choices. */
+export function compressionNamed(value: string, what: string): Compression {
+  const c = COMPRESSIONS.find((x) => x === value);
+  if (c === undefined) throw new Error(`${what} must be ${COMPRESSIONS.join(", ")}, not ${value}`);
+  return c;
+}
 
 /** The part of kafkajs' exports the codecs live in. */
 interface KafkajsCodecs {

@@ -1,19 +1,16 @@
 // The floor of sealing, for bench:entry: per line, only what any implementation of this record
-// must do, with Node's fastest primitives and none of the sealer's checks. Parse the line (the
-// JSON parser, or the combined-format regex), SHA-256 of the raw line (`lineHash`), one
-// JSON.stringify of the whole record (JCS order, all fields), its UTF-8 bytes behind the 0x00
-// leaf prefix, SHA-256 of those (the leaf) and one node hash (a Merkle tree of n leaves has
-// n - 1 nodes), the leaf as hex for the next `prev`. No field map, no validation, no time
-// normalization, no redaction or exclude filters, no checkpoints: a rate the sealer cannot
-// beat. In per-entry mode an Ed25519 signature per record comes on top.
+// must do, with Node's fastest primitives and none of the sealer's checks. Parse the line
+// (JSON.parse, or the normalizer's own combined-format regex), SHA-256 of the raw line
+// (`lineHash`), one JSON.stringify of the whole record (JCS order, all fields), its UTF-8 bytes
+// behind the 0x00 leaf prefix, SHA-256 of those (the leaf) and one node hash (a Merkle tree of
+// n leaves has n - 1 nodes), the leaf as hex for the next `prev`. No field map, no validation,
+// no time normalization, no redaction or exclude filters, no checkpoints: a rate the sealer
+// cannot beat. In per-entry mode an Ed25519 signature per record comes on top.
 // If a target is above this floor, no sealer of this record can meet it on this runtime and
 // machine; that is what the row is for.
 import { hash, type KeyObject, sign } from "node:crypto";
+import { COMBINED } from "../entry/normalize/formats.ts";
 import type { KubernetesIdentity } from "../entry/record.ts";
-
-// Apache/nginx combined: host ident user [time] "request" status bytes "referer" "agent".
-const COMBINED =
-  /^(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?/;
 
 interface Fields {
   time: unknown;

@@ -36,7 +36,7 @@ const COMMON = new RegExp(String.raw`^(\S+) (\S+) (\S+) \[([^\]]+)\] ${QUOTED} (
 // out now and then: one optional group, so a line takes one match, not two. The group is
 // tried once where the common part ends and matches or is left out, exactly as a second
 // match at that point would.
-const COMBINED = new RegExp(`${COMMON.source}(?: ${QUOTED} ${QUOTED})?`);
+export const COMBINED = new RegExp(`${COMMON.source}(?: ${QUOTED} ${QUOTED})?`);
 
 function accessLog(withAgent: boolean): LineParser {
   return {

@@ -92,7 +92,7 @@ export function rbacManifests(o: RbacOptions): Record<string, unknown>[] {
  * Only for spec.rollout, bound separately so installations that do not want the operator to
  * restart workloads never grant it: read a ReplicaSet's owner, get and patch the workloads.
  */
-function rolloutRbac(o: RbacOptions): Record<string, unknown>[] {
+export function rolloutRbac(o: RbacOptions): Record<string, unknown>[] {
   const rbac = "rbac.authorization.k8s.io";
   const name = `${o.name}-rollout`;
   return [

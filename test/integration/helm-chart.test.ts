@@ -187,14 +187,9 @@ describe("the Helm chart", () => {
 
     it("the operator under the chart's ServiceAccount fills the chart's webhooks; upgrade keeps them; uninstall removes them", async () => {
       await installCrd(kc); // shared by the tests; the chart's crds/ skips a CRD that exists
-      helm(
-        ["install", release, CHART, "--namespace", namespace, "--create-namespace"].concat([
-          "--set",
-          "cluster=it",
-          "--set",
-          `policySelector=${INSTANCE_LABEL}=${run}`,
-        ]),
-      );
+      // The values installed are the values the operator below runs with.
+      const values = ["--set", "cluster=it", "--set", `policySelector=${INSTANCE_LABEL}=${run}`];
+      helm(["install", release, CHART, "--namespace", namespace, "--create-namespace", ...values]);
       const admission = kc.makeApiClient(AdmissionregistrationV1Api);
       const webhooks = async () =>
         (await admission.readMutatingWebhookConfiguration({ name: fullname })).webhooks ?? [];
@@ -202,12 +197,7 @@ describe("the Helm chart", () => {
 
       // operator/main.ts with the chart's environment, as the chart's ServiceAccount; the API
       // server reaches it on 127.0.0.1 (no cluster network here), hence the URL and port.
-      const deployment = render([
-        "--set",
-        "cluster=it",
-        "--set",
-        `policySelector=${INSTANCE_LABEL}=${run}`,
-      ]).find((m) => m.kind === "Deployment") as Manifest;
+      const deployment = render(values).find((m) => m.kind === "Deployment") as Manifest;
       const port = await freePort();
       const saKubeconfig = await serviceAccountKubeconfig(
         endpoint("kubeconfig"),

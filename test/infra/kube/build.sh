@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and kubectl at the version pinned in go.mod (from the Go module proxy)
+# Builds kube-apiserver, kubectl and the node's daemons (kubelet, kube-scheduler,
+# kube-controller-manager, kube-proxy) at the version pinned in go.mod (from the Go module proxy)
 # into $AUDITREADY_CACHE/kube-<version>/bin. A cached binary is reused; a half-built one never
 # is (binaries are built under a temp name and moved into place).
 set -euo pipefail
@@ -23,6 +24,7 @@ build() { # build <command> <output name>
   mv "$out.tmp" "$out"
   echo "kube/build.sh: built $2 in $((SECONDS - start))s" >&2
 }
-build kube-apiserver kube-apiserver
-build kubectl kubectl
+for cmd in kube-apiserver kubectl kube-scheduler kube-controller-manager kube-proxy kubelet; do
+  build "$cmd" "$cmd"
+done
 echo "$bin"

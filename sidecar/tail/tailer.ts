@@ -8,6 +8,10 @@
 // - restart: reading resumes at the acknowledged offset of each file; a file that was renamed
 //   meanwhile is found in its directory and finished; one that is gone, or whose inode now
 //   holds other content, is reported as a loss of what was left unread.
+// A watched directory that does not exist yet is looked for at every poll and watched once it
+// appears: kubelet creates an app container's subPath directory on the log volume only when it
+// prepares that container, after a native sidecar has started (chokidar never notices a watched
+// root that appears later).
 // Delivery is in file order through one callback; pause() stops reading (backpressure).
 import { glob, open, stat } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -63,6 +67,11 @@ export class Tailer {
   private readonly unmatched = new Map<string, FilePosition>();
   private readonly dirty = new Set<string>();
   private watcher: FSWatcher | undefined;
+  /** Watch roots that did not exist yet, looked for at every poll. */
+  private readonly missingRoots = new Set<string>();
+  /** Roots that just appeared: globbed once more at the next poll, in case a file came before
+   * the watcher was ready on them. */
+  private readonly newRoots = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private follow: NodeJS.Timeout | undefined;
   private cycling: Promise<void> | undefined;
@@ -80,7 +89,12 @@ export class Tailer {
 
   async start(): Promise<void> {
     const roots = new Map(this.opts.patterns.map((p) => [watchRoot(p).dir, watchRoot(p)]));
-    const watcher = watch([...roots.keys()], {
+    const present: string[] = [];
+    for (const dir of roots.keys()) {
+      if (await isDirectory(dir)) present.push(dir);
+      else this.missingRoots.add(dir);
+    }
+    const watcher = watch(present, {
       ignoreInitial: true,
       atomic: false,
       followSymlinks: true,
@@ -98,13 +112,7 @@ export class Tailer {
     }
     watcher.on("error", (err) => this.failed("(watcher)", err));
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
-    const found = new Map<string, string>();
-    for (const pattern of this.opts.patterns) {
-      for await (const path of glob(pattern)) {
-        const st = await stat(path, { bigint: true }).catch(() => undefined);
-        if (st?.isFile()) found.set(`${st.dev}:${st.ino}`, path);
-      }
-    }
+    const found = await this.globFiles(this.opts.patterns);
     // Files renamed away while we were down hold older lines: finish them first.
     await this.finishUnmatched(new Set(found.keys()));
     for (const path of found.values()) await this.guard(path, () => this.examine(path));
@@ -178,11 +186,41 @@ export class Tailer {
     }
   }
 
+  /** Files matching the patterns now, by `<dev>:<ino>`. */
+  private async globFiles(patterns: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const pattern of patterns) {
+      for await (const path of glob(pattern)) {
+        const st = await stat(path, { bigint: true }).catch(() => undefined);
+        if (st?.isFile()) found.set(`${st.dev}:${st.ino}`, path);
+      }
+    }
+    return found;
+  }
+
+  /** Starts watching roots that have appeared, and takes in the files already in them. */
+  private async watchAppearedRoots(): Promise<string[]> {
+    const look = [...this.newRoots];
+    this.newRoots.clear();
+    for (const dir of this.missingRoots) {
+      if (!(await isDirectory(dir))) continue;
+      this.missingRoots.delete(dir);
+      this.newRoots.add(dir);
+      this.watcher?.add(dir);
+      look.push(dir);
+    }
+    const patterns = this.opts.patterns.filter((p) => look.includes(watchRoot(p).dir));
+    return [...(await this.globFiles(patterns)).values()];
+  }
+
   private async cycle(): Promise<void> {
     const deep = this.pollDue;
     this.pollDue = false;
     const paths = new Set(this.dirty);
     this.dirty.clear();
+    if (deep && this.missingRoots.size + this.newRoots.size > 0) {
+      for (const path of await this.watchAppearedRoots()) paths.add(path);
+    }
     if (deep) for (const f of this.files.values()) paths.add(f.source.path);
     for (const path of paths) await this.guard(path, () => this.examine(path));
 
@@ -391,6 +429,10 @@ export class Tailer {
           });
     this.opts.observe?.({ type: "tail-error", file, error });
   }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() === true;
 }
 
 class DeliveryFailed extends Error {

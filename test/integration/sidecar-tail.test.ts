@@ -6,6 +6,7 @@ import {
   closeSync,
   copyFileSync,
   ftruncateSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   renameSync,
@@ -94,6 +95,28 @@ function expectContiguousPerGeneration(lines: TailLine[]): void {
 }
 
 describe("sidecar tailer", () => {
+  it("tails a directory that appears after it started (kubelet makes an app's subPath late)", async () => {
+    const volume = mkdtempSync(join(tmpdir(), "ar-tail-late-"));
+    const dir = join(volume, "app"); // not there yet, as with a native sidecar
+    const c = collector();
+    const tailer = startTailer(dir, c);
+    await tailer.start();
+    try {
+      await new Promise((r) => setTimeout(r, 120)); // a few polls with nothing there
+      mkdirSync(dir);
+      const fd = openSync(join(dir, "access.log"), "a");
+      for (let n = 0; n < 100; n++) writeSync(fd, lineOf(n));
+      await until("the first 100 lines", () => c.lines().length >= 100);
+      for (let n = 100; n < 200; n++) writeSync(fd, lineOf(n));
+      closeSync(fd);
+      await until("all 200 lines", () => c.lines().length >= 200);
+      expect(numbersOf(c.lines())).toEqual(Array.from({ length: 200 }, (_, n) => n));
+      expectContiguousPerGeneration(c.lines());
+    } finally {
+      await tailer.stop();
+    }
+  });
+
   it("delivers every line exactly once through rename rotations at 10,000 lines/s", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ar-tail-rename-"));
     const path = join(dir, "access.log");

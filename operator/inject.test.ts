@@ -107,6 +107,41 @@ describe("injectionPatch", () => {
     });
   });
 
+  it("makes the log readable to the sidecar through the pod's fsGroup: its own kept, else the sidecar's gid", () => {
+    const bare = apply(plainPod(), patchOf(plainPod(), policy()));
+    expect(bare.spec?.securityContext).toEqual({
+      fsGroup: 65532,
+      fsGroupChangePolicy: "OnRootMismatch",
+    });
+    const own = plainPod();
+    own.spec = {
+      ...own.spec,
+      containers: own.spec?.containers ?? [],
+      securityContext: { fsGroup: 2000, runAsUser: 1000 },
+    };
+    expect(apply(own, patchOf(own, policy())).spec?.securityContext).toEqual({
+      fsGroup: 2000,
+      runAsUser: 1000,
+    });
+    const some = plainPod();
+    some.spec = {
+      ...some.spec,
+      containers: some.spec?.containers ?? [],
+      securityContext: { runAsUser: 1000 },
+    };
+    expect(apply(some, patchOf(some, policy())).spec?.securityContext).toEqual({
+      runAsUser: 1000,
+      fsGroup: 65532,
+      fsGroupChangePolicy: "OnRootMismatch",
+    });
+  });
+
+  it("runs the image's own entrypoint with the sidecar command", () => {
+    const sidecar = apply(plainPod(), patchOf(plainPod(), policy())).spec?.initContainers?.[0];
+    expect(sidecar?.command).toBeUndefined();
+    expect(sidecar?.args).toEqual(["sidecar"]);
+  });
+
   it("passes pod identity through the downward API and the cluster name as a value", () => {
     const pod = apply(plainPod(), patchOf(plainPod(), policy()));
     const env = Object.fromEntries(

@@ -108,6 +108,7 @@ export function injectionPatch(pod: V1Pod, policy: Policy, ctx: InjectionContext
     }
   }
   appendAll(patch, "/spec/volumes", spec?.volumes, volumes(policy, dirs));
+  patch.push(...logGroupPatch(pod));
   containers.forEach((c, i) => {
     if (!selected.includes(c.name)) return;
     const mounts = dirs.map((d) => ({ name: d.volume, mountPath: d.dir, subPath: c.name }));
@@ -136,6 +137,39 @@ export function podShape(policy: Policy): string {
     sasl: spec.sink.kafka.saslSecret ?? null,
   };
   return createHash("sha256").update(JSON.stringify(shape)).digest("hex").slice(0, 16);
+}
+
+/**
+ * How the sidecar (a fixed non-root uid) reads logs an app writes as another user with a mode
+ * like 0640: through the pod's fsGroup. kubelet makes every emptyDir, the log volumes included,
+ * owned by that group and setgid, so the app's files get the group, and adds the group to every
+ * container, the sidecar included. A pod with its own fsGroup keeps it; one without gets the
+ * sidecar's gid, applied only where the owner is not yet right (OnRootMismatch). An app that
+ * writes its log with no group read bit (0600) still cannot be read: the sidecar reports it.
+ */
+function logGroupPatch(pod: V1Pod): JsonPatch[] {
+  const security = pod.spec?.securityContext;
+  if (security?.fsGroup !== undefined) return [];
+  if (security === undefined) {
+    return [
+      {
+        op: "add",
+        path: "/spec/securityContext",
+        value: { fsGroup: NON_ROOT_UID, fsGroupChangePolicy: "OnRootMismatch" },
+      },
+    ];
+  }
+  const patch: JsonPatch[] = [
+    { op: "add", path: "/spec/securityContext/fsGroup", value: NON_ROOT_UID },
+  ];
+  if (security.fsGroupChangePolicy === undefined) {
+    patch.push({
+      op: "add",
+      path: "/spec/securityContext/fsGroupChangePolicy",
+      value: "OnRootMismatch",
+    });
+  }
+  return patch;
 }
 
 function fail(kind: InjectionError["kind"], message: string): InjectionResult {
@@ -224,7 +258,8 @@ function sidecarContainer(
   return {
     name: SIDECAR_CONTAINER,
     image: sidecar.image,
-    command: ["node", "sidecar/main.ts"],
+    // The image's entrypoint is `auditready` (image/build.sh); this is its sidecar command.
+    args: ["sidecar"],
     ...(useNativeSidecar(policy, ctx) && { restartPolicy: "Always" }),
     env: [
       { name: "AUDITREADY_CLUSTER", value: ctx.cluster },

@@ -1,5 +1,6 @@
-// Two projects: `unit` (pure logic, no processes, seconds) and `integration` (a real Apache
-// Kafka broker and a real kube-apiserver + etcd, started once per run by the global setup).
+// Three projects: `unit` (pure logic, no processes, seconds), `integration` (a real Apache
+// Kafka broker and a real kube-apiserver + etcd, started once per run by the global setup) and
+// `e2e` (the whole product on a real node: containerd, kubelet, the chart, the images).
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -22,6 +23,20 @@ export default defineConfig({
           // Tests share one broker and one API server; isolation comes from unique
           // topic and namespace names, not from separate components per file.
           pool: "forks",
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/infra/e2e-setup.ts"],
+          setupFiles: ["test/infra/quiet-warnings.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          pool: "forks",
+          // One node, one chart install: the files run one after another, in name order.
+          fileParallelism: false,
+          sequence: { shuffle: false },
         },
       },
     ],

@@ -18,6 +18,13 @@ export const ENV = {
   kubeApiserverPid: "AUDITREADY_KUBE_APISERVER_PID",
   kubectl: "AUDITREADY_KUBECTL",
   helm: "AUDITREADY_HELM",
+  // The e2e project's cluster (test/infra/e2e-setup.ts).
+  kafkaPodBootstrap: "AUDITREADY_KAFKA_POD_BOOTSTRAP",
+  nodeStateDir: "AUDITREADY_NODE_STATE_DIR",
+  guardsInstalledNs: "AUDITREADY_GUARDS_INSTALLED_NS",
+  nodeContainerd: "AUDITREADY_NODE_CONTAINERD",
+  image: "AUDITREADY_IMAGE",
+  demoImage: "AUDITREADY_DEMO_IMAGE",
 } as const;
 
 export type EndpointName = keyof typeof ENV;
@@ -27,7 +34,7 @@ export function endpoint(name: EndpointName): string {
   const value = process.env[variable];
   if (!value) {
     throw new Error(
-      `${variable} is not set: integration tests run under test/infra/global-setup.ts, which starts the real Kafka and kube-apiserver (run them with npm run test:integration)`,
+      `${variable} is not set: integration and e2e tests run under test/infra/global-setup.ts or e2e-setup.ts, which start the real components (run them with npm run test:integration or npm run test:e2e)`,
     );
   }
   return value;

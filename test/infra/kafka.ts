@@ -24,6 +24,7 @@ export interface KafkaPorts {
   plain: number;
   controller: number;
   sasl: number;
+  pod: number;
 }
 
 export interface KafkaBroker {
@@ -32,6 +33,8 @@ export interface KafkaBroker {
   ports: KafkaPorts;
   workDir: string;
   saslSsl: SaslSslEndpoint | undefined;
+  /** PLAINTEXT on the pod bridge's gateway, for sidecars on a real node (with podAddress). */
+  podBootstrap: string | undefined;
   logFile: string;
   dataDir: string;
   pid: number;
@@ -49,6 +52,8 @@ export interface KafkaOptions {
    * (ANONYMOUS, the tests' admin) is a super user, the SASL user may do only what ACLs grant.
    */
   authorizer?: boolean;
+  /** The node's address on the pod bridge: a PLAINTEXT listener there serves the pods. */
+  podAddress?: string;
   /**
    * Restart: with the workDir and ports of a stopped broker, starts it again on the same
    * ports and the same data (storage is formatted only when it was not yet). Not with saslSsl.
@@ -97,9 +102,9 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaBroker> {
       "restarting a broker with saslSsl is not supported (new CA, new password)",
     );
   }
-  const [plainPort, controllerPort, saslPort] = opts.ports
-    ? [opts.ports.plain, opts.ports.controller, opts.ports.sasl]
-    : await Promise.all([freePort(), freePort(), freePort()]);
+  const [plainPort, controllerPort, saslPort, podPort] = opts.ports
+    ? [opts.ports.plain, opts.ports.controller, opts.ports.sasl, opts.ports.pod]
+    : await Promise.all([freePort(), freePort(), freePort(), freePort()]);
 
   const listeners = [
     `PLAINTEXT://127.0.0.1:${plainPort}`,
@@ -107,6 +112,12 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaBroker> {
   ];
   const advertised = [`PLAINTEXT://127.0.0.1:${plainPort}`];
   const protocolMap = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"];
+  const podBootstrap = opts.podAddress ? `${opts.podAddress}:${podPort}` : undefined;
+  if (podBootstrap) {
+    listeners.push(`POD://${podBootstrap}`);
+    advertised.push(`POD://${podBootstrap}`);
+    protocolMap.push("POD:PLAINTEXT");
+  }
   const props: string[] = [];
   let saslSsl: SaslSslEndpoint | undefined;
   const formatArgs: string[] = [];
@@ -242,9 +253,10 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaBroker> {
   }
   return {
     bootstrap,
-    ports: { plain: plainPort, controller: controllerPort, sasl: saslPort },
+    ports: { plain: plainPort, controller: controllerPort, sasl: saslPort, pod: podPort },
     workDir,
     saslSsl,
+    podBootstrap,
     logFile,
     dataDir,
     pid: proc.pid,

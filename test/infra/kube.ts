@@ -1,7 +1,10 @@
-// A real Kubernetes control plane for tests, started the way controller-runtime's envtest does:
-// etcd and kube-apiserver on free loopback ports, a generated CA, serving and admin client
-// certificates, a service-account signing key and issuer, RBAC authorization. No kubelet, no
-// controller-manager: pods stay Pending and tests write pod status themselves.
+// A real Kubernetes control plane for tests. By default it is started the way controller-runtime's
+// envtest does: etcd and kube-apiserver on free loopback ports, a generated CA, serving and admin
+// client certificates, a service-account signing key and issuer, RBAC authorization. No kubelet,
+// no controller-manager: pods stay Pending and tests write pod status themselves.
+// With `node`, it is the API server of a real node (node.ts): it listens on the node's bridge
+// address so pods reach it through the `kubernetes` Service, keeps ServiceAccount admission on,
+// authorizes kubelets with the Node authorizer and can reach them for logs.
 
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +19,22 @@ export interface KubeOptions {
   kubeApiserver: string;
   workDir?: string;
   readyTimeoutMs?: number;
+  /** The API server of a real node instead of envtest's. */
+  node?: ClusterAddresses;
+}
+
+export interface ClusterAddresses {
+  /** The node's address on the pod bridge: the API server listens and advertises there. */
+  address: string;
+  serviceCidr: string;
+  /** The first address of serviceCidr: the `kubernetes` Service. */
+  kubernetesServiceIp: string;
+}
+
+/** Files a real node's components need besides their own client certificates. */
+export interface ClusterFiles {
+  caFile: string;
+  saKeyFile: string;
 }
 
 export interface KubeControlPlane {
@@ -35,6 +54,10 @@ export interface KubeControlPlane {
    * with it are authorized by RBAC like the operator's in a cluster.
    */
   kubeconfigForServiceAccount(namespace: string, name: string): Promise<string>;
+  /** A kubeconfig for a client certificate with this user and groups, signed by the CA. */
+  kubeconfigForUser(name: string, user: string, groups: string[]): string;
+  files: ClusterFiles;
+  workDir: string;
   stop(): Promise<void>;
 }
 
@@ -139,11 +162,20 @@ export async function startKube(opts: KubeOptions): Promise<KubeControlPlane> {
   mkdirSync(certDir, { recursive: true });
   const timeoutMs = opts.readyTimeoutMs ?? 120_000;
 
+  const node = opts.node;
   const ca = CertificateAuthority.create("auditready-test-ca");
   const serving = ca.issue({
     commonName: "kube-apiserver",
-    dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
-    ipAddresses: ["127.0.0.1", "10.0.0.1"],
+    dnsNames: [
+      "localhost",
+      "kubernetes",
+      "kubernetes.default",
+      "kubernetes.default.svc",
+      "kubernetes.default.svc.cluster.local",
+    ],
+    ipAddresses: node
+      ? ["127.0.0.1", node.address, node.kubernetesServiceIp]
+      : ["127.0.0.1", "10.0.0.1"],
     usage: "server",
   });
   const admin = ca.issue({
@@ -169,29 +201,25 @@ export async function startKube(opts: KubeOptions): Promise<KubeControlPlane> {
 
   const etcd = await startEtcd(opts.etcd, workDir, timeoutMs);
   const port = await freePort();
-  const server = `https://127.0.0.1:${port}`;
+  const host = node?.address ?? "127.0.0.1";
+  const server = `https://${host}:${port}`;
   const apiserver = new ManagedProcess({
     name: "kube-apiserver",
     command: opts.kubeApiserver,
     args: [
       `--etcd-servers=${etcd.client}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      `--bind-address=${host}`,
+      `--advertise-address=${host}`,
       `--secure-port=${port}`,
       `--cert-dir=${certDir}`,
       `--tls-cert-file=${files.servingCert}`,
       `--tls-private-key-file=${files.servingKey}`,
       `--client-ca-file=${files.ca}`,
-      "--authorization-mode=RBAC",
-      "--service-cluster-ip-range=10.0.0.0/24",
-      "--allow-privileged=true",
-      // No controller-manager creates the default ServiceAccount, so pods would be refused.
-      "--disable-admission-plugins=ServiceAccount",
       `--service-account-issuer=${server}/`,
       `--service-account-key-file=${files.saPub}`,
       `--service-account-signing-key-file=${files.saKey}`,
-      "--endpoint-reconciler-type=none",
       "--enable-priority-and-fairness=false",
+      ...(node ? nodeModeArgs(node, ca, certDir) : envtestArgs),
       "--v=1",
     ],
     // Webhooks are called on https://127.0.0.1: a proxy from the environment must not catch them.
@@ -242,8 +270,55 @@ export async function startKube(opts: KubeOptions): Promise<KubeControlPlane> {
     pids: [apiserver.pid, etcd.proc.pid],
     kubeconfigForServiceAccount: (namespace, name) =>
       serviceAccountKubeconfig(kubeconfigPath, namespace, name),
+    kubeconfigForUser: (name, user, groups) => {
+      const cert = ca.issue({ commonName: user, organizations: groups, usage: "client" });
+      const path = join(workDir, `${name}.kubeconfig`);
+      writeFileSync(
+        path,
+        kubeconfigJson(server, ca.certPem, {
+          "client-certificate-data": Buffer.from(cert.certPem).toString("base64"),
+          "client-key-data": Buffer.from(cert.keyPem).toString("base64"),
+        }),
+        { mode: 0o600 },
+      );
+      return path;
+    },
+    files: { caFile: files.ca, saKeyFile: files.saKey },
+    workDir,
     stop,
   };
+}
+
+const envtestArgs = [
+  "--authorization-mode=RBAC",
+  "--service-cluster-ip-range=10.0.0.0/24",
+  "--allow-privileged=true",
+  // No controller-manager creates the default ServiceAccount, so pods would be refused.
+  "--disable-admission-plugins=ServiceAccount",
+  "--endpoint-reconciler-type=none",
+];
+
+/** A real node's API server: Node authorizer, ServiceAccount admission, kubelet client. */
+function nodeModeArgs(node: ClusterAddresses, ca: CertificateAuthority, certDir: string): string[] {
+  const kubeletClient = ca.issue({
+    commonName: "kube-apiserver-kubelet-client",
+    organizations: ["system:masters"],
+    usage: "client",
+  });
+  const cert = join(certDir, "kubelet-client.crt");
+  const key = join(certDir, "kubelet-client.key");
+  writeFileSync(cert, kubeletClient.certPem);
+  writeFileSync(key, kubeletClient.keyPem, { mode: 0o600 });
+  return [
+    "--authorization-mode=Node,RBAC",
+    "--enable-admission-plugins=NodeRestriction",
+    `--service-cluster-ip-range=${node.serviceCidr}`,
+    "--allow-privileged=false",
+    "--endpoint-reconciler-type=lease",
+    `--kubelet-client-certificate=${cert}`,
+    `--kubelet-client-key=${key}`,
+    "--kubelet-preferred-address-types=InternalIP",
+  ];
 }
 
 interface AdminKubeconfig {

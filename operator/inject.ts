@@ -258,6 +258,7 @@ function sidecarContainer(
   return {
     name: SIDECAR_CONTAINER,
     image: sidecar.image,
+    imagePullPolicy: sidecar.imagePullPolicy,
     // The image's entrypoint is `auditready` (image/build.sh); this is its sidecar command.
     args: ["sidecar"],
     ...(useNativeSidecar(policy, ctx) && { restartPolicy: "Always" }),

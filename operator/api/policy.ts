@@ -269,6 +269,12 @@ export const AuditPolicySpec = z
     sidecar: z
       .object({
         image: z.string().min(1).default(DEFAULT_SIDECAR_IMAGE).describe("The sidecar image."),
+        imagePullPolicy: z
+          .enum(["IfNotPresent", "Always", "Never"])
+          .default("IfNotPresent")
+          .describe(
+            "The sidecar's pull policy. Never: the image must already be on the node (imported, or pulled by another pod).",
+          ),
         resources: z
           .object({
             requests: z

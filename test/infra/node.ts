@@ -74,6 +74,10 @@ state = "${dir}/state"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "${cni}"
     conf_dir = "${cniConf}"
+  # No registry is ever asked: every registry resolves to a closed loopback port (hosts.toml
+  # under _default), so a pod naming an image that was not imported fails at once, on the node.
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${dir}/certs.d"
 `;
 }
 
@@ -205,6 +209,11 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
   try {
     // containerd, and the images it needs, while the control plane's own daemons start.
     writeFileSync(join(dirs.cniConf, "10-auditready.conflist"), cniConfig(net, dirs.ipam));
+    mkdirSync(join(dirs.containerd, "certs.d", "_default"), { recursive: true });
+    writeFileSync(
+      join(dirs.containerd, "certs.d", "_default", "hosts.toml"),
+      'server = "http://127.0.0.1:9"\n\n[host."http://127.0.0.1:9"]\n  capabilities = ["pull", "resolve"]\n',
+    );
     const config = join(dirs.containerd, "config.toml");
     writeFileSync(
       config,

@@ -132,6 +132,7 @@ export const GapReason = z.enum([
   "deleted-unread",
   "spool-overflow",
   "line-unreadable",
+  "file-unreadable",
 ]);
 export const GapRecord = z
   .object({

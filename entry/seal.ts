@@ -56,7 +56,13 @@ export interface Emitted {
 }
 
 export type GapInfo = {
-  reason: "truncated" | "inode-reused" | "deleted-unread" | "spool-overflow" | "line-unreadable";
+  reason:
+    | "truncated"
+    | "inode-reused"
+    | "deleted-unread"
+    | "spool-overflow"
+    | "line-unreadable"
+    | "file-unreadable";
   file: string;
   lostFrom: number;
   lostTo: number;

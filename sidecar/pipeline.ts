@@ -213,6 +213,11 @@ export class Pipeline {
   readiness(): Readiness {
     const reasons: string[] = [];
     if (this.stopping) reasons.push("stopping");
+    for (const t of this.tailers)
+      for (const u of t.unreadableFiles())
+        reasons.push(
+          `log file not readable: ${u.file} (${u.code}); the app must write it group-readable on the pod's fsGroup`,
+        );
     const err =
       this.sink instanceof SpoolingSink ? this.sink.status().lastError : this.lastSinkError;
     if (this.sink instanceof SpoolingSink && this.sink.status().full)

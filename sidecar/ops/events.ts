@@ -94,6 +94,7 @@ export class Events {
       excluded: counter("records_excluded_total", "Lines not published by an exclude rule."),
       violated: counter("records_violated_total", "Records flagged for a missing required field."),
       lost: counter("data_lost_bytes_total", "Bytes the tailer could not read.", ["reason"]),
+      unreadable: gauge("files_unreadable", "Matching log files the sidecar may not read."),
       gaps: counter("gaps_total", "Gap records published.", ["reason"]),
       errors: counter("errors_total", "Errors by kind.", ["kind"]),
       files: counter("files_total", "Files opened, rotated and closed.", ["event"]),
@@ -177,6 +178,21 @@ export class Events {
         log.warn(
           { event: e.type, file: e.file, reason: e.reason, bytes: e.bytes },
           "data lost before it could be read; a gap record reports it",
+        );
+        return;
+      case "file-unreadable":
+        m.errors.inc({ kind: "permission" });
+        m.unreadable.inc();
+        log.error(
+          { event: e.type, file: e.file, code: e.code, bytes: e.bytes },
+          "log file not readable by the sidecar: not ready until it is; a gap record reports it (the app must write it group-readable, e.g. mode 0640, on the pod's fsGroup)",
+        );
+        return;
+      case "file-readable":
+        m.unreadable.dec();
+        log.info(
+          { event: e.type, file: e.file },
+          "log file readable again; reading from its start",
         );
         return;
       case "tail-error":

@@ -27,7 +27,14 @@ export interface TailLine extends SplitLine {
   readonly inode: string;
 }
 
-export const LOSS_REASONS = ["truncated", "inode-reused", "deleted-unread"] as const;
+export const LOSS_REASONS = [
+  "truncated",
+  "inode-reused",
+  "deleted-unread",
+  // A matching file the sidecar may not open (EACCES: the app wrote it without a group read
+  // bit): what it held then is reported, and reading starts at 0 if it becomes readable.
+  "file-unreadable",
+] as const;
 export type LossReason = (typeof LOSS_REASONS)[number];
 
 /**

@@ -10,7 +10,9 @@ export type TailObservation =
   | { type: "lines-read"; file: string; lines: number; bytes: number }
   | { type: "line-flagged"; file: string; flag: "truncated" | "invalid-utf8" | "unterminated" }
   | { type: "data-lost"; file: string; reason: LossEvent["reason"]; bytes: number }
-  | { type: "tail-error"; file: string; error: SidecarError };
+  | { type: "tail-error"; file: string; error: SidecarError }
+  | { type: "file-unreadable"; file: string; code: string; bytes: number }
+  | { type: "file-readable"; file: string };
 
 export function observeEvents(events: TailEvent[], observe: (o: TailObservation) => void): void {
   let lines = 0;

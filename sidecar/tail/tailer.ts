@@ -12,6 +12,9 @@
 // appears: kubelet creates an app container's subPath directory on the log volume only when it
 // prepares that container, after a native sidecar has started (chokidar never notices a watched
 // root that appears later).
+// A matching file the sidecar may not open (EACCES, EPERM) is never silent: it is reported once
+// (an observation that makes the sidecar not ready, and a loss of what the file held, which
+// becomes a signed gap), looked at again at every poll, and read from its start once it can be.
 // Delivery is in file order through one callback; pause() stops reading (backpressure).
 import { glob, open, stat } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -66,6 +69,8 @@ export class Tailer {
   /** Saved positions not yet matched to a file, by `<dev>:<ino>`. */
   private readonly unmatched = new Map<string, FilePosition>();
   private readonly dirty = new Set<string>();
+  /** Matching files that could not be opened, by path: the error code. */
+  private readonly unreadable = new Map<string, string>();
   private watcher: FSWatcher | undefined;
   /** Watch roots that did not exist yet, looked for at every poll. */
   private readonly missingRoots = new Set<string>();
@@ -156,6 +161,11 @@ export class Tailer {
     }));
   }
 
+  /** Matching files the sidecar is not allowed to read, for readiness. */
+  unreadableFiles(): { file: string; code: string }[] {
+    return [...this.unreadable].map(([file, code]) => ({ file, code }));
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
@@ -221,7 +231,10 @@ export class Tailer {
     if (deep && this.missingRoots.size + this.newRoots.size > 0) {
       for (const path of await this.watchAppearedRoots()) paths.add(path);
     }
-    if (deep) for (const f of this.files.values()) paths.add(f.source.path);
+    if (deep) {
+      for (const f of this.files.values()) paths.add(f.source.path);
+      for (const path of this.unreadable.keys()) paths.add(path);
+    }
     for (const path of paths) await this.guard(path, () => this.examine(path));
 
     const budget = this.opts.cycleBudgetBytes ?? 262_144;
@@ -296,7 +309,16 @@ export class Tailer {
   }
 
   private async openFile(path: string, key: string, rotated: boolean): Promise<void> {
-    const fh = await open(path, "r");
+    let fh: Awaited<ReturnType<typeof open>>;
+    try {
+      fh = await open(path, "r");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "EACCES" && code !== "EPERM") throw err;
+      await this.markUnreadable(path, code);
+      return;
+    }
+    if (this.unreadable.delete(path)) this.opts.observe?.({ type: "file-readable", file: path });
     let keep = false;
     try {
       const st = await fh.stat({ bigint: true });
@@ -350,6 +372,40 @@ export class Tailer {
     } finally {
       if (!keep) await fh.close();
     }
+  }
+
+  /**
+   * A file it may not read: reported once per episode, with a loss of what it held then (the
+   * extent known from stat, which needs no read permission), so the stream carries a signed gap.
+   */
+  private async markUnreadable(path: string, code: string): Promise<void> {
+    if (this.unreadable.has(path)) return;
+    this.unreadable.set(path, code);
+    const st = await stat(path, { bigint: true });
+    const size = Number(st.size);
+    this.opts.observe?.({ type: "file-unreadable", file: path, code, bytes: size });
+    const source: SourceFile = {
+      key: `${st.dev}:${st.ino}`,
+      dev: String(st.dev),
+      ino: String(st.ino),
+      generation: 0,
+      path,
+      fpLen: 0,
+      fpHash: EMPTY_SHA256,
+      seenSize: size,
+    };
+    this.emit([
+      {
+        kind: "loss",
+        file: path,
+        inode: source.ino,
+        reason: "file-unreadable",
+        lostFrom: 0,
+        lostTo: size,
+        source,
+        resumeAt: null,
+      },
+    ]);
   }
 
   /**

@@ -1,0 +1,69 @@
+// An app's log the sidecar may not read is never silent. The tailer runs as the sidecar's
+// non-root uid (65532) against a file only its owner may read: it reports the file unreadable
+// once (not on every poll), delivers a `file-unreadable` loss of what the file held (which the
+// stream seals as a signed gap), keeps it in unreadableFiles() (the sidecar's readiness), and
+// reads it from its first byte once the mode allows.
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, chownSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+
+const CHILD = new URL("./tail-unreadable-child.ts", import.meta.url).pathname;
+let child: ChildProcess | undefined;
+afterEach(() => child?.kill("SIGKILL"));
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("a log file the sidecar may not read", () => {
+  it("is reported once as a loss and made not ready, then read from its start when allowed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ar-tail-perm-"));
+    chmodSync(dir, 0o755);
+    const file = join(dir, "access.log");
+    const first = "1 GET /a 200\n2 GET /b 200\n";
+    writeFileSync(file, first, { mode: 0o600 });
+    chownSync(file, 1000, 1000); // the app's uid, as the demo app writes it
+    chmodSync(file, 0o600);
+    const out: Record<string, unknown>[] = [];
+    child = spawn(process.execPath, [CHILD, join(dir, "*.log")], {
+      uid: 65532,
+      gid: 65532,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let buf = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      buf += c.toString();
+      const lines = buf.split("\n");
+      buf = lines.pop() ?? "";
+      for (const l of lines) out.push(JSON.parse(l) as Record<string, unknown>);
+    });
+    const unreadableNow = () => {
+      const last = out.filter((o) => "unreadable" in o).pop();
+      return (last?.unreadable as string[] | undefined) ?? [];
+    };
+    await until("the loss", () => out.some((o) => o.kind === "loss"));
+    await until("readiness says unreadable", () => unreadableNow().length === 1);
+    expect(unreadableNow()).toEqual(["EACCES"]);
+    expect(out.filter((o) => o.kind === "loss")).toEqual([
+      { kind: "loss", reason: "file-unreadable", lostFrom: 0, lostTo: Buffer.byteLength(first) },
+    ]);
+    await new Promise((r) => setTimeout(r, 500)); // ten polls: still one report, no error flood
+    expect(out.filter((o) => o.observed === "file-unreadable")).toHaveLength(1);
+    expect(out.filter((o) => o.observed === "tail-error")).toHaveLength(0);
+
+    chmodSync(file, 0o644);
+    await until("both lines", () => out.filter((o) => o.kind === "line").length === 2);
+    expect(out.filter((o) => o.kind === "line").map((o) => o.text)).toEqual([
+      "1 GET /a 200",
+      "2 GET /b 200",
+    ]);
+    await until("readable again", () => unreadableNow().length === 0);
+    expect(out.filter((o) => o.observed === "file-readable")).toHaveLength(1);
+  });
+});

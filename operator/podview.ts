@@ -20,6 +20,8 @@ export interface PodView {
   containers: string[];
   /** undefined: no sidecar in the spec; else whether its status says ready. */
   sidecarReady?: boolean;
+  /** Why the sidecar is not running, from its container status (image missing, crashing). */
+  sidecarProblem?: string;
   terminating: boolean;
   owner?: { kind: string; name: string };
 }
@@ -27,9 +29,15 @@ export interface PodView {
 interface RawContainer {
   name?: string;
 }
+interface RawState {
+  waiting?: { reason?: string; message?: string };
+  terminated?: { reason?: string; message?: string; exitCode?: number };
+}
 interface RawStatus {
   name?: string;
   ready?: boolean;
+  state?: RawState;
+  lastState?: RawState;
 }
 interface RawPod {
   metadata?: {
@@ -79,6 +87,22 @@ export function toPodView(raw: unknown): PodView | undefined {
   const shape = m.annotations?.[SHAPE_ANNOTATION];
   if (shape !== undefined) view.injectedShape = shape;
   if (hasSidecar) view.sidecarReady = status?.ready === true;
+  const problem = status && !status.ready ? problemOf(status) : undefined;
+  if (problem !== undefined) view.sidecarProblem = problem;
   if (owner?.kind && owner.name) view.owner = { kind: owner.kind, name: owner.name };
   return view;
+}
+
+/** The kubelet's words for a sidecar that is not running: waiting (and why), or how it last ended. */
+function problemOf(status: RawStatus): string | undefined {
+  const waiting = status.state?.waiting;
+  const ended = status.state?.terminated ?? status.lastState?.terminated;
+  const parts: string[] = [];
+  if (waiting?.reason)
+    parts.push(`${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`);
+  if (ended) {
+    const how = `${ended.reason ?? "terminated"} (exit ${ended.exitCode ?? "?"})`;
+    parts.push(`last ended ${how}${ended.message ? `: ${ended.message.trim().slice(-300)}` : ""}`);
+  }
+  return parts.length > 0 ? parts.join("; ") : undefined;
 }

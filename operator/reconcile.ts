@@ -99,7 +99,13 @@ export function coverage(
     }
     result.injected++;
     if (pod.sidecarReady === true) result.ready++;
-    else uncovered("SidecarNotReady", "the auditready-sidecar container is not ready");
+    else
+      uncovered(
+        "SidecarNotReady",
+        pod.sidecarProblem
+          ? `the auditready-sidecar container is not ready: ${pod.sidecarProblem}`
+          : "the auditready-sidecar container is not ready",
+      );
   }
   return result;
 }

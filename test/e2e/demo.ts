@@ -10,6 +10,8 @@ export interface DemoOptions {
   /** The policy's name, the Deployment's, its app label and the topic's suffix. */
   name: string;
   image: string;
+  /** The auditready image the sidecar runs (imported on the node, never pulled). */
+  sidecarImage: string;
   replicas: number;
   /** Kafka as the pods reach it (the node's bridge address). */
   brokers: string[];
@@ -37,6 +39,7 @@ export function demoPolicy(o: DemoOptions) {
       retention: { days: 1, replicas: 1, minInSync: 1 },
       signing: { mode: "seal", sealEvery: { entries: 100, millis: 500 }, heartbeatSeconds: 10 },
       enforcement: o.enforcement ?? "Enforce",
+      sidecar: { image: o.sidecarImage, imagePullPolicy: "Never" },
     },
   };
 }

@@ -13,9 +13,17 @@ const iptables = (args: string[]) => execFileSync("iptables", ["-w", ...args]).t
 describe("the test node", () => {
   it("rejects OUTPUT to the service CIDR unless kube-proxy translated it, and drops pod traffic leaving the pod subnet", () => {
     const output = iptables(["-S", "OUTPUT"]).split("\n");
-    // First in OUTPUT's filter chain; DNAT (nat OUTPUT) runs before it, so only an address
-    // kube-proxy did not translate is still in the service CIDR here.
-    expect(output[1]).toBe("-A OUTPUT -j AUDITREADY-GUARD-OUT");
+    // In OUTPUT's filter chain, after nat OUTPUT's DNAT: only an address kube-proxy did not
+    // translate is still in the service CIDR here. kube-proxy prepends its own chains; none of
+    // what comes before the guard may accept a packet.
+    const at = output.indexOf("-A OUTPUT -j AUDITREADY-GUARD-OUT");
+    expect(at).toBeGreaterThan(0);
+    for (const rule of output.slice(1, at)) {
+      const target = / -j (\S+)/.exec(rule)?.[1] ?? "";
+      expect(target, rule).not.toBe("ACCEPT");
+      if (target.startsWith("KUBE-"))
+        expect(iptables(["-S", target]), target).not.toMatch(/-j ACCEPT/);
+    }
     expect(iptables(["-S", "AUDITREADY-GUARD-OUT"])).toContain(
       `-A AUDITREADY-GUARD-OUT -d ${NODE_NETWORK.serviceCidr} -j REJECT`,
     );

@@ -30,6 +30,7 @@ const demo = {
   namespace,
   name,
   image: images().demo,
+  sidecarImage: images().app,
   replicas: 3,
   brokers: [endpoint("kafkaPodBootstrap")],
 };

@@ -225,7 +225,7 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
       args: ["--config", config, "--log-level", "warn"],
       logFile: join(dirs.logs, "containerd.log"),
     });
-    const controlPlane = startControlPlaneDaemons(opts, dirs.logs, processes);
+    const proxyHealthz = await startControlPlaneDaemons(opts, dirs.logs, processes);
     await waitUntilReady(
       processes.containerd,
       "serving its socket",
@@ -236,7 +236,6 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
       timeoutMs,
     );
     for (const archive of [opts.pause.archive, ...opts.images]) importImage(archive);
-    await controlPlane;
 
     // kubelet: a serving certificate for the node's address, a client certificate as the node.
     const serving = kube.ca.issue({
@@ -289,6 +288,19 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
       },
       timeoutMs,
     );
+    // kube-proxy is healthy once the node it serves exists and its rules are synced.
+    const proxy = processes["kube-proxy"];
+    if (proxy) {
+      await waitUntilReady(
+        proxy,
+        "healthz ok",
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${proxyHealthz}/healthz`);
+          return res.ok ? true : undefined;
+        },
+        timeoutMs,
+      );
+    }
   } catch (err) {
     await stopAll();
     throw err;
@@ -304,12 +316,12 @@ export async function startNode(opts: NodeOptions): Promise<KubeNode> {
   };
 }
 
-/** kube-controller-manager, kube-scheduler and kube-proxy: up once their health ports answer. */
+/** Starts kube-controller-manager, kube-scheduler and kube-proxy; returns kube-proxy's health port. */
 async function startControlPlaneDaemons(
   opts: NodeOptions,
   logs: string,
   processes: Record<string, ManagedProcess>,
-): Promise<void> {
+): Promise<number> {
   const { kube, bin, network: net } = opts;
   const [cmPort, schedPort, proxyHealthz, proxyMetrics] = await Promise.all([
     freePort(),
@@ -379,16 +391,7 @@ async function startControlPlaneDaemons(
     ],
     logFile: join(logs, "kube-proxy.log"),
   });
-  const proxyHealthy = async () => {
-    const res = await fetch(`http://127.0.0.1:${proxyHealthz}/healthz`);
-    return res.ok ? true : undefined;
-  };
-  // The scheduler and the controller-manager show they work when the node's pods run.
-  const running = async () => true;
-  const timeoutMs = opts.readyTimeoutMs ?? 120_000;
-  await Promise.all([
-    waitUntilReady(processes["kube-controller-manager"], "running", running, timeoutMs),
-    waitUntilReady(processes["kube-scheduler"], "running", running, timeoutMs),
-    waitUntilReady(processes["kube-proxy"], "healthz ok", proxyHealthy, timeoutMs),
-  ]);
+  // Started, not waited for: the scheduler and the controller-manager show they work when the
+  // node's pods run; kube-proxy is checked once kubelet has registered the node.
+  return proxyHealthz;
 }

@@ -99,8 +99,9 @@ remove_chains() {
   for table in filter nat mangle; do
     iptables-save -t "$table" 2>/dev/null | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE-|CNI-|AUDITREADY-)' |
       while read -r rule; do
-        # shellcheck disable=SC2086
-        iptables -w -t "$table" -D ${rule#-A } 2>/dev/null
+        # eval: iptables-save quotes comments ("kubernetes service portals"), and the quotes
+        # must group words again, not be passed along.
+        eval "iptables -w -t $table -D ${rule#-A }" 2>/dev/null
       done
     for chain in $(iptables-save -t "$table" 2>/dev/null | sed -n 's/^:\(\(KUBE\|CNI\|AUDITREADY\)-[^ ]*\).*/\1/p'); do
       iptables -w -t "$table" -F "$chain" 2>/dev/null

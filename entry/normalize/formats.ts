@@ -2,7 +2,9 @@
 // turns a line into named values (nested for JSON) or says why it could not. None throws.
 import { compilePolicyRegex, type LineFormat } from "./options.ts";
 
-export type Parsed = Record<string, unknown>;
+import type { Parsed } from "./paths.ts";
+
+export type { Parsed };
 export type ParseResult = { ok: true; values: Parsed } | { ok: false; reason: string };
 
 export interface LineParser {
@@ -184,43 +186,4 @@ export function lineParser(format: LineFormat, pattern?: string): LineParser {
       if (!pattern) throw new Error("format regex needs a pattern");
       return regex(pattern);
   }
-}
-
-/** A value at a dotted path; an exact key with dots in it wins over descending. */
-export function getPath(values: Parsed, path: string): unknown {
-  return descend(values, path, path.split("."));
-}
-
-/** getPath with the path split once, for paths read on every line. */
-export function pathGetter(path: string): (values: Parsed) => unknown {
-  const parts = path.split(".");
-  return parts.length === 1 ? (values) => values[path] : (values) => descend(values, path, parts);
-}
-
-function descend(values: Parsed, path: string, parts: readonly string[]): unknown {
-  if (path in values) return values[path];
-  let cur: unknown = values;
-  for (const part of parts) {
-    if (typeof cur !== "object" || cur === null || Array.isArray(cur)) return undefined;
-    cur = (cur as Parsed)[part];
-  }
-  return cur;
-}
-
-/** Sets a value at a dotted path if it exists; returns whether it did. */
-export function setPath(values: Parsed, path: string, value: unknown): boolean {
-  if (path in values) {
-    values[path] = value;
-    return true;
-  }
-  const parts = path.split(".");
-  let cur: unknown = values;
-  for (const part of parts.slice(0, -1)) {
-    if (typeof cur !== "object" || cur === null) return false;
-    cur = (cur as Parsed)[part];
-  }
-  const last = parts[parts.length - 1] as string;
-  if (typeof cur !== "object" || cur === null || !(last in (cur as Parsed))) return false;
-  (cur as Parsed)[last] = value;
-  return true;
 }

@@ -6,13 +6,14 @@
 import { isAscii } from "node:buffer";
 import { hash } from "node:crypto";
 import type { AuditEvent, KubernetesIdentity } from "../record.ts";
-import { getPath, lineParser, type Parsed, pathGetter, setPath } from "./formats.ts";
+import { lineParser } from "./formats.ts";
 import {
   AUDIT_FIELDS,
   type AuditField,
   compilePolicyRegex,
   type NormalizeOptions,
 } from "./options.ts";
+import { getPath, type Parsed, pathGetter, setPath } from "./paths.ts";
 import { parseEventTime } from "./time.ts";
 
 export interface LineSource {

@@ -42,7 +42,13 @@ const CLF_DEFAULTS = {
 
 /** Fills the common fields from the 7 groups at `at`; returns the request line's problem. */
 function fillHead(values: Parsed, m: RegExpExecArray, at: number): string | undefined {
-  const [host, ident, user, time, request = "", status, bytes] = m.slice(at, at + 7);
+  const host = m[at];
+  const ident = m[at + 1];
+  const user = m[at + 2];
+  const time = m[at + 3];
+  const request = m[at + 4] ?? "";
+  const status = m[at + 5];
+  const bytes = m[at + 6];
   values.remote_addr = host;
   const id = dash(ident);
   if (id !== undefined) values.ident = id;

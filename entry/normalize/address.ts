@@ -12,8 +12,40 @@ const BRACKETED = /^\[([^\]]+)\](?::\d{1,5})?$/;
 const MAPPED_DOTTED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/;
 const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
 
+/**
+ * The length of a dotted-quad IPv4 address at the start of `t` (no leading zeros, each part at
+ * most 255), or 0: the common case, checked by hand, without a regex or isIP per line.
+ */
+function ipv4Length(t: string): number {
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (t.charCodeAt(i) !== 46) return 0; // "."
+      i++;
+    }
+    const start = i;
+    let n = 0;
+    while (i < t.length && i - start < 4) {
+      const c = t.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      n = n * 10 + c - 48;
+      i++;
+    }
+    const len = i - start;
+    if (len === 0 || len > 3 || n > 255 || (len > 1 && t.charCodeAt(start) === 48)) return 0;
+  }
+  return i;
+}
+
 /** The bare IP in an address as logged, or undefined when it is not one. */
 export function parseAddress(text: string): string | undefined {
+  // Fast path: a plain IPv4 address, or one with a port.
+  const v4 = ipv4Length(text);
+  if (v4 > 0) {
+    if (v4 === text.length) return text;
+    if (text.charCodeAt(v4) === 58 && /^\d{1,5}$/.test(text.slice(v4 + 1)))
+      return text.slice(0, v4);
+  }
   let t = text.trim();
   const bracketed = BRACKETED.exec(t);
   if (bracketed) t = bracketed[1] as string;
@@ -79,6 +111,11 @@ export function clientAddress(
   forwarded: string | undefined,
   trust: ProxyTrust,
 ): ClientAddress {
+  // One address and no chain: the line almost every server writes, without building arrays.
+  if (forwarded === undefined && peer !== undefined && !peer.includes(",")) {
+    const ip = parseAddress(peer);
+    return ip === undefined ? { problem: "invalid" } : { ip };
+  }
   const chain = [
     ...(forwarded === undefined ? [] : hops(forwarded)),
     ...(peer === undefined ? [] : hops(peer)),

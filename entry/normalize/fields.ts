@@ -12,6 +12,8 @@ export interface Fields {
   getters: Record<AuditField, ((v: Parsed) => unknown) | undefined>;
   patterns: { index: number; re: RegExp }[];
   placeholders: ReadonlySet<string>;
+  /** The longest placeholder: longer text is never one, and is not hashed to find out. */
+  placeholderMax: number;
 }
 
 /** Why a field of one line has no value though the line had something there. */
@@ -53,21 +55,24 @@ export function str(
   const v = value(fields, values, f);
   if (v === undefined || v === null || typeof v === "object") return undefined;
   const s = typeof v === "string" ? v : String(v);
-  const why = noValue(s, fields.placeholders);
+  const why = noValue(s, fields);
   if (why === undefined) return s.toWellFormed();
   absences[f] = why;
   return undefined;
 }
 
 /** Why a text is no value ("empty" or `placeholder "-"`), or undefined when it is one. */
-function noValue(s: string, placeholders: ReadonlySet<string>): string | undefined {
+function noValue(s: string, { placeholders, placeholderMax }: Fields): string | undefined {
   if (s.length === 0) return "empty";
-  if (placeholders.has(s)) return `placeholder ${JSON.stringify(s)}`;
+  // A fresh string's hash costs a pass over it: paths and agents are longer than any placeholder.
+  if (s.length <= placeholderMax && placeholders.has(s)) return `placeholder ${JSON.stringify(s)}`;
   // Only text with space at an end needs trimming: one char code test per end on the hot path.
   if (s.charCodeAt(0) > 32 && s.charCodeAt(s.length - 1) > 32) return undefined;
   const t = s.trim();
   if (t.length === 0) return "empty";
-  return placeholders.has(t) ? `placeholder ${JSON.stringify(t)}` : undefined;
+  return t.length <= placeholderMax && placeholders.has(t)
+    ? `placeholder ${JSON.stringify(t)}`
+    : undefined;
 }
 
 const STATUS_TEXT = /^\d{1,3}$/;

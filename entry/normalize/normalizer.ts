@@ -59,7 +59,12 @@ export function createNormalizer(
   const patterns = options.redact.flatMap((r, i) =>
     "pattern" in r ? [{ index: i, re: compilePolicyRegex(r.pattern, "g") }] : [],
   );
-  const fields: Fields = { getters, patterns, placeholders: new Set(options.placeholders) };
+  const fields: Fields = {
+    getters,
+    patterns,
+    placeholders: new Set(options.placeholders),
+    placeholderMax: Math.max(0, ...options.placeholders.map((p) => p.length)),
+  };
   const trust = compileTrust(options.trustedProxies);
   const actionIsMethod = parser.actionIsMethod === true && options.fields.action === undefined;
   const fieldRules = options.redact.flatMap((r) => ("field" in r ? [r.field] : []));

@@ -6,25 +6,11 @@
 // 100-599, a method that is not an HTTP token. A silent suspect value fails the run.
 // Not a test: it prints a report; the corpus test holds the same lines to their goldens.
 
-import { readdirSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { join } from "node:path";
-import { createNormalizer } from "../entry/normalize/normalizer.ts";
-import { NormalizeOptions } from "../entry/normalize/options.ts";
-import type { AuditEvent, KubernetesIdentity } from "../entry/record.ts";
+import type { AuditEvent } from "../entry/record.ts";
+import { CORPUS, corpusSources, normalizeSource } from "./accuracy-corpus.ts";
 
-const root = process.argv[2] ?? new URL("../test/fixtures/accuracy/", import.meta.url).pathname;
-const identity: KubernetesIdentity = {
-  cluster: "bench",
-  namespace: "web",
-  pod: "edge-0",
-  podUid: "00000000-0000-4000-8000-000000000014",
-  container: "proxy",
-  node: "node-1",
-  serviceAccount: "edge",
-  policy: "edge",
-  policyGeneration: 1,
-};
+const root = process.argv[2] ?? CORPUS;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** A violation's kind: without the placeholder it names or the parser's reason. */
@@ -63,39 +49,28 @@ function suspects(e: AuditEvent, placeholders: ReadonlySet<string>, methods: boo
 
 let silent = 0;
 const rows: string[] = [];
-for (const source of readdirSync(root, { withFileTypes: true })) {
-  if (!source.isDirectory()) continue;
-  const dir = join(root, source.name);
-  const options = NormalizeOptions.parse(
-    JSON.parse(readFileSync(join(dir, "options.json"), "utf8")),
-  );
-  const normalize = createNormalizer(options, identity);
+for (const name of corpusSources(root)) {
+  const { options, results } = normalizeSource(name, root);
   const placeholders = new Set(options.placeholders);
   const methods = !["json", "logfmt", "regex"].includes(options.format);
-  const bytes = readFileSync(join(dir, "input.log"));
   const kinds = new Map<string, number>();
   const found: string[] = [];
-  let lines = 0;
+  const lines = results.length;
   let clean = 0;
   let excluded = 0;
-  let start = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] !== 0x0a) continue;
-    const r = normalize(bytes.subarray(start, i), { file: source.name, offset: start });
-    lines++;
-    start = i + 1;
+  for (const [i, r] of results.entries()) {
     if (r.kind === "excluded") {
       excluded++;
       continue;
     }
     if (r.event.violations.length === 0) clean++;
     for (const v of r.event.violations) kinds.set(kind(v), (kinds.get(kind(v)) ?? 0) + 1);
-    for (const s of suspects(r.event, placeholders, methods)) found.push(`line ${lines}: ${s}`);
+    for (const s of suspects(r.event, placeholders, methods)) found.push(`line ${i + 1}: ${s}`);
   }
   silent += found.length;
-  const share = lines === 0 ? 0 : (100 * clean) / (lines - excluded || 1);
+  const share = (100 * clean) / (lines - excluded || 1);
   rows.push(
-    `${source.name.padEnd(15)} ${options.format.padEnd(14)} ${String(lines).padStart(5)} lines  ${share.toFixed(0).padStart(3)}% fully structured${excluded ? `  (${excluded} excluded)` : ""}`,
+    `${name.padEnd(15)} ${options.format.padEnd(14)} ${String(lines).padStart(5)} lines  ${share.toFixed(0).padStart(3)}% fully structured${excluded ? `  (${excluded} excluded)` : ""}`,
   );
   for (const [k, n] of [...kinds].sort((a, b) => b[1] - a[1]))
     rows.push(`${"".padEnd(31)}${String(n).padStart(5)}  ${k}`);

@@ -129,6 +129,10 @@ export const TrustedProxies = z
       ),
   })
   .strict()
+  .refine(
+    (t) => (t.cidrs === undefined) !== (t.hops === undefined),
+    "give exactly one of cidrs or hops",
+  )
   .describe(
     "Which hop of a forwarded chain (X-Forwarded-For order, client first) is the client. Without it a chain gives its nearest hop, flagged sourceIp-chain-untrusted.",
   );
@@ -180,16 +184,6 @@ export const NormalizeOptions = z
         code: "custom",
         path: ["pattern"],
         message: "format regex needs a pattern with named groups",
-      });
-    }
-    if (
-      o.trustedProxies &&
-      (o.trustedProxies.cidrs === undefined) === (o.trustedProxies.hops === undefined)
-    ) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["trustedProxies"],
-        message: "give exactly one of cidrs or hops",
       });
     }
     if (o.format !== "regex" && o.pattern) {

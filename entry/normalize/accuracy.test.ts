@@ -176,3 +176,25 @@ describe("a policy's trusted proxies", () => {
     expect(issues({ hops: 1 })).not.toContain("source.trustedProxies");
   });
 });
+
+describe("JSON written by an nginx template without escape=json", () => {
+  it("reads its \\xHH escapes as the bytes they stand for", () => {
+    const line =
+      '{"remote_addr":"192.0.2.8","request_uri":"/caf\\xC3\\xA9","http_user_agent":"say \\x22hi\\x22 \\xFF"}';
+    const e = event(
+      { format: "json", fields: { resource: "request_uri", userAgent: "http_user_agent" } },
+      line,
+    );
+    expect(e.what).toEqual({ resource: "/caf\u00e9" });
+    expect(e.where.userAgent).toBe('say "hi" \ufffd');
+    expect(e.violations).toEqual([]);
+    expect(e.raw).toBe(line);
+  });
+
+  it("leaves an escaped backslash before x alone, and a broken line unparseable", () => {
+    const e = event({ format: "json", fields: { resource: "p" } }, '{"p":"C:\\\\x41"}');
+    expect(e.what).toEqual({ resource: "C:\\x41" });
+    const bad = event({ format: "json" }, '{"p":"\\x41"');
+    expect(bad.violations[0]).toMatch(/^unparseable: not JSON/);
+  });
+});

@@ -1,6 +1,6 @@
 // The accuracy corpus (test/fixtures/accuracy/<source>/: input.log and options.json), read and
 // normalized line by line as the tailer hands lines over (split at \n, bytes as they are).
-// Shared by the corpus test (goldens and cross-checks) and `npm run bench:accuracy` (the report),
+// Shared by test/unit/accuracy-corpus.test.ts (goldens and cross-checks) and `npm run bench:accuracy` (the report),
 // so both judge exactly the same records.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -161,22 +161,6 @@ describe("escapes", () => {
   });
 });
 
-describe("a policy's trusted proxies", () => {
-  it("are exactly one of cidrs or hops in the AuditPolicy too, not only in the sidecar", async () => {
-    const { AuditPolicySpec } = await import("../../operator/api/policy.ts");
-    const spec = (trustedProxies: object) => ({
-      selector: {},
-      source: { paths: ["/var/log/app/access.log"], format: "nginx", trustedProxies },
-      sink: { kafka: { brokers: ["kafka:9093"], topic: "audit.web" } },
-    });
-    const issues = (t: object) =>
-      (AuditPolicySpec.safeParse(spec(t)).error?.issues ?? []).map((i) => i.path.join("."));
-    expect(issues({ hops: 1, cidrs: ["10.0.0.0/8"] })).toContain("source.trustedProxies");
-    expect(issues({})).toContain("source.trustedProxies");
-    expect(issues({ hops: 1 })).not.toContain("source.trustedProxies");
-  });
-});
-
 describe("JSON written by an nginx template without escape=json", () => {
   it("reads its \\xHH escapes as the bytes they stand for", () => {
     const line =

@@ -9,9 +9,9 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { corpusSources, normalizeSource } from "../../bench/accuracy-corpus.ts";
-import { canonicalize } from "../canonical.ts";
-import { AuditEvent } from "../record.ts";
-import { PRESETS } from "./options.ts";
+import { canonicalize } from "../../entry/canonical.ts";
+import { PRESETS } from "../../entry/normalize/options.ts";
+import { AuditEvent } from "../../entry/record.ts";
 
 const sources = corpusSources();
 

@@ -9,7 +9,7 @@
 // If a target is above this floor, no sealer of this record can meet it on this runtime and
 // machine; that is what the row is for.
 import { hash, type KeyObject, sign } from "node:crypto";
-import { COMBINED } from "../entry/normalize/formats.ts";
+import { COMBINED } from "../entry/normalize/access-log.ts";
 import type { KubernetesIdentity } from "../entry/record.ts";
 
 interface Fields {

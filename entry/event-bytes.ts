@@ -38,7 +38,12 @@ function eventBody(e: AuditEvent): string {
     violations: e.violations,
     what: { action: what.action, resource: what.resource },
     when: { time: e.when.time },
-    where: { requestId: where.requestId, sourceIp: where.sourceIp, userAgent: where.userAgent },
+    where: {
+      forwardedFor: where.forwardedFor,
+      requestId: where.requestId,
+      sourceIp: where.sourceIp,
+      userAgent: where.userAgent,
+    },
     who: { actor: who.actor, actorType: who.actorType, roles: who.roles },
   });
 }

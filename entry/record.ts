@@ -52,6 +52,12 @@ export const AuditEvent = z
     where: z
       .object({
         sourceIp: z.string().optional(),
+        forwardedFor: z
+          .array(z.string())
+          .optional()
+          .describe(
+            "Every hop of a forwarded chain, client side first, when the line had more than one.",
+          ),
         userAgent: z.string().optional(),
         requestId: z.string().optional(),
       })

@@ -37,6 +37,10 @@ export function renderSidecarConfig(
       required: spec.required ?? [],
       redact: spec.redact ?? [],
       exclude: spec.exclude ?? [],
+      ...(spec.source.placeholders !== undefined && { placeholders: spec.source.placeholders }),
+      ...(spec.source.trustedProxies !== undefined && {
+        trustedProxies: spec.source.trustedProxies,
+      }),
       ...(spec.source.maxLineBytes !== undefined && { maxLineBytes: spec.source.maxLineBytes }),
     },
     signing: {

@@ -1,101 +1,25 @@
 // Line parsers, one per input format, behind one interface and registered in one table: each
 // turns a line into named values (nested for JSON) or says why it could not. None throws.
+import { apacheVhost, combined, common, ingressNginx, nginx } from "./access-log.ts";
+import { json } from "./json.ts";
+import { caddyJson, envoyJson, traefikJson } from "./json-presets.ts";
 import { compilePolicyRegex, type LineFormat } from "./options.ts";
+import type { Parsed } from "./paths.ts";
+import { envoyText, haproxyHttp } from "./proxy-logs.ts";
 
-export type Parsed = Record<string, unknown>;
-export type ParseResult = { ok: true; values: Parsed } | { ok: false; reason: string };
+export type { Parsed };
+export type ParseResult =
+  | { ok: true; values: Parsed; problems?: string[] }
+  | { ok: false; reason: string };
 
 export interface LineParser {
   parse(line: string): ParseResult;
   /** The audit-field mapping used when the policy gives none for a field. */
   defaults: Readonly<Record<string, string>>;
+  /** The default action is an HTTP method, so it must be an HTTP token. */
+  actionIsMethod?: true;
   /** Re-renders values after field redaction, so the raw line shows what was redacted. */
   render?(values: Parsed): string;
-}
-
-const json: LineParser = {
-  parse(line) {
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (err) {
-      return { ok: false, reason: `not JSON: ${(err as Error).message}` };
-    }
-    if (typeof v !== "object" || v === null || Array.isArray(v))
-      return { ok: false, reason: "not a JSON object" };
-    return { ok: true, values: v as Parsed };
-  },
-  defaults: {},
-  render: (values) => JSON.stringify(values),
-};
-
-// Apache/nginx: %h %l %u %t "%r" %>s %b [ "%{Referer}i" "%{User-agent}i" ]
-const QUOTED = '"((?:[^"\\\\]|\\\\.)*)"';
-const COMMON = new RegExp(String.raw`^(\S+) (\S+) (\S+) \[([^\]]+)\] ${QUOTED} (\d{3}|-) (\d+|-)`);
-// The combined form is the common one followed by the two quoted fields, which nginx leaves
-// out now and then: one optional group, so a line takes one match, not two. The group is
-// tried once where the common part ends and matches or is left out, exactly as a second
-// match at that point would.
-export const COMBINED = new RegExp(`${COMMON.source}(?: ${QUOTED} ${QUOTED})?`);
-
-function accessLog(withAgent: boolean): LineParser {
-  return {
-    parse(line) {
-      const m = (withAgent ? COMBINED : COMMON).exec(line);
-      if (!m)
-        return { ok: false, reason: `not a ${withAgent ? "combined" : "common"} access log line` };
-      const [, host, ident, user, time, request = "", status, bytes, referer, agent] = m;
-      // Only defined values go in: deleting keys later would slow every later read.
-      const values: Parsed = { remote_addr: host };
-      const id = dash(ident);
-      if (id !== undefined) values.ident = id;
-      const remoteUser = dash(user);
-      if (remoteUser !== undefined) values.remote_user = remoteUser;
-      values.time_local = time;
-      const req = unbackslash(request);
-      values.request = req;
-      if (status !== "-") values.status = Number(status);
-      if (bytes !== "-") values.body_bytes_sent = Number(bytes);
-      // "METHOD path PROTOCOL"; the path may itself hold escaped quotes and spaces. Cut at the
-      // first and last space (no array of words per line): the method is all before the
-      // first, the protocol all after the last when there are two or more spaces and it
-      // starts with HTTP/, the path what lies between.
-      const first = req.indexOf(" ");
-      if (first < 0) values.method = req;
-      else {
-        values.method = req.slice(0, first);
-        const last = req.lastIndexOf(" ");
-        const withProtocol = last > first && req.startsWith("HTTP/", last + 1);
-        values.path = req.slice(first + 1, withProtocol ? last : req.length);
-        if (withProtocol) values.protocol = req.slice(last + 1);
-      }
-      // Both quoted fields or neither (a line without them is kept).
-      if (referer !== undefined && agent !== undefined) {
-        const r = dash(unbackslash(referer));
-        if (r !== undefined) values.http_referer = r;
-        const a = dash(unbackslash(agent));
-        if (a !== undefined) values.http_user_agent = a;
-      }
-      return { ok: true, values };
-    },
-    defaults: {
-      actor: "remote_user",
-      action: "method",
-      resource: "path",
-      time: "time_local",
-      sourceIp: "remote_addr",
-      userAgent: "http_user_agent",
-      statusCode: "status",
-    },
-  };
-}
-
-function dash(v: string | undefined): string | undefined {
-  return v === "-" || v === "" ? undefined : v;
-}
-
-function unbackslash(s: string): string {
-  return s.includes("\\") ? s.replace(/\\(.)/g, "$1") : s;
 }
 
 function dropUndefined(v: Parsed): Parsed {
@@ -164,12 +88,6 @@ function regex(pattern: string): LineParser {
   };
 }
 
-// One parser per format for the whole process (they keep no state), so every normalizer of a
-// format calls the same parse function: code optimized for one stream's normalizer stays
-// valid for the next instead of being thrown away when a second normalizer starts.
-const common = accessLog(false);
-const combined = accessLog(true);
-
 export function lineParser(format: LineFormat, pattern?: string): LineParser {
   switch (format) {
     case "json":
@@ -180,47 +98,24 @@ export function lineParser(format: LineFormat, pattern?: string): LineParser {
       return combined;
     case "logfmt":
       return logfmt;
+    case "nginx":
+      return nginx;
+    case "apache-vhost":
+      return apacheVhost;
+    case "ingress-nginx":
+      return ingressNginx;
+    case "traefik-json":
+      return traefikJson;
+    case "caddy-json":
+      return caddyJson;
+    case "envoy-json":
+      return envoyJson;
+    case "envoy-text":
+      return envoyText;
+    case "haproxy-http":
+      return haproxyHttp;
     case "regex":
       if (!pattern) throw new Error("format regex needs a pattern");
       return regex(pattern);
   }
-}
-
-/** A value at a dotted path; an exact key with dots in it wins over descending. */
-export function getPath(values: Parsed, path: string): unknown {
-  return descend(values, path, path.split("."));
-}
-
-/** getPath with the path split once, for paths read on every line. */
-export function pathGetter(path: string): (values: Parsed) => unknown {
-  const parts = path.split(".");
-  return parts.length === 1 ? (values) => values[path] : (values) => descend(values, path, parts);
-}
-
-function descend(values: Parsed, path: string, parts: readonly string[]): unknown {
-  if (path in values) return values[path];
-  let cur: unknown = values;
-  for (const part of parts) {
-    if (typeof cur !== "object" || cur === null || Array.isArray(cur)) return undefined;
-    cur = (cur as Parsed)[part];
-  }
-  return cur;
-}
-
-/** Sets a value at a dotted path if it exists; returns whether it did. */
-export function setPath(values: Parsed, path: string, value: unknown): boolean {
-  if (path in values) {
-    values[path] = value;
-    return true;
-  }
-  const parts = path.split(".");
-  let cur: unknown = values;
-  for (const part of parts.slice(0, -1)) {
-    if (typeof cur !== "object" || cur === null) return false;
-    cur = (cur as Parsed)[part];
-  }
-  const last = parts[parts.length - 1] as string;
-  if (typeof cur !== "object" || cur === null || !(last in (cur as Parsed))) return false;
-  (cur as Parsed)[last] = value;
-  return true;
 }

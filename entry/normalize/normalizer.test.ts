@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { canonicalize } from "../canonical.ts";
 import { AuditEvent, type KubernetesIdentity } from "../record.ts";
 import { createNormalizer } from "./normalizer.ts";
-import { NormalizeOptions } from "./options.ts";
+import { NormalizeOptions, PRESETS } from "./options.ts";
 
 const fixtures = new URL("../../test/fixtures/normalize/", import.meta.url).pathname;
 const identity: KubernetesIdentity = {
@@ -57,7 +57,7 @@ describe("golden files", () => {
 });
 
 describe("any input", () => {
-  const formats = ["json", "combined", "common", "logfmt"] as const;
+  const formats = ["json", "combined", "common", "logfmt", ...PRESETS] as const;
   it("never throws, always gives a valid event or an exclusion, and is deterministic", () => {
     fc.assert(
       fc.property(
@@ -138,7 +138,14 @@ describe("the sealer's direct writer of log records", () => {
               format,
               fields:
                 format === "json"
-                  ? { actor: "a", roles: "r", time: "t", statusCode: "s", requestId: "q" }
+                  ? {
+                      actor: "a",
+                      roles: "r",
+                      time: "t",
+                      statusCode: "s",
+                      requestId: "q",
+                      sourceIp: "i",
+                    }
                   : {},
               redact: [{ pattern: "x" }],
             }),
@@ -146,7 +153,14 @@ describe("the sealer's direct writer of log records", () => {
           );
           const lines = [
             text,
-            JSON.stringify({ a: text, r: [text, extra ?? "z"], t: extra, s: 200, q: extra }),
+            JSON.stringify({
+              a: text,
+              r: [text, extra ?? "z"],
+              t: extra,
+              s: 200,
+              q: extra,
+              i: `${text}, 10.0.0.1`,
+            }),
           ];
           for (const line of lines) {
             const r = normalize(Buffer.from(line), { file: `/f/${extra ?? ""}`, offset: 3 });

@@ -6,13 +6,24 @@
 import { isAscii } from "node:buffer";
 import { hash } from "node:crypto";
 import type { AuditEvent, KubernetesIdentity } from "../record.ts";
-import { getPath, lineParser, type Parsed, pathGetter, setPath } from "./formats.ts";
+import { clientAddress, compileTrust } from "./address.ts";
+import {
+  type Absences,
+  type Fields,
+  HTTP_TOKEN,
+  statusCode as readStatus,
+  str,
+  value,
+} from "./fields.ts";
+import { lineParser } from "./formats.ts";
 import {
   AUDIT_FIELDS,
   type AuditField,
   compilePolicyRegex,
   type NormalizeOptions,
 } from "./options.ts";
+import { getPath, type Parsed, pathGetter, setPath } from "./paths.ts";
+import { REDACTED } from "./redacted.ts";
 import { parseEventTime } from "./time.ts";
 
 export interface LineSource {
@@ -26,7 +37,7 @@ export interface LineSource {
 
 export type Normalized = { kind: "event"; event: AuditEvent } | { kind: "excluded"; rule: number };
 
-export const REDACTED = "[REDACTED]";
+export { REDACTED };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const lenient = new TextDecoder("utf-8");
@@ -48,7 +59,14 @@ export function createNormalizer(
   const patterns = options.redact.flatMap((r, i) =>
     "pattern" in r ? [{ index: i, re: compilePolicyRegex(r.pattern, "g") }] : [],
   );
-  const fields: Fields = { getters, patterns };
+  const fields: Fields = {
+    getters,
+    patterns,
+    placeholders: new Set(options.placeholders),
+    placeholderMax: Math.max(0, ...options.placeholders.map((p) => p.length)),
+  };
+  const trust = compileTrust(options.trustedProxies);
+  const actionIsMethod = parser.actionIsMethod === true && options.fields.action === undefined;
   const fieldRules = options.redact.flatMap((r) => ("field" in r ? [r.field] : []));
   const excludes = options.exclude.map((e) => ({
     get: pathGetter(fieldPath(e.field as AuditField) ?? e.field),
@@ -83,6 +101,7 @@ export function createNormalizer(
     const values: Parsed | undefined = parsed.ok ? parsed.values : undefined;
     // Parser messages quote the line, and V8 may cut a surrogate pair in half while quoting.
     if (!parsed.ok) violations.push(`unparseable: ${parsed.reason.toWellFormed()}`);
+    else if (parsed.problems) violations.push(...parsed.problems);
 
     if (values) {
       for (let i = 0; i < excludes.length; i++) {
@@ -114,12 +133,12 @@ export function createNormalizer(
       }
     }
 
-    const statusRaw = value(fields, values, "statusCode");
-    const statusCode =
-      typeof statusRaw === "number" || (typeof statusRaw === "string" && STATUS.test(statusRaw))
-        ? Number(statusRaw)
-        : undefined;
-    const outcomeText = str(fields, values, "outcome")?.toLowerCase();
+    // Why fields the line had something for have no value (placeholders, empty), for `missing:`.
+    const absences: Absences = {};
+    const status = readStatus(fields, values, absences);
+    const statusCode = status.code;
+    if (status.invalid) violations.push("invalid: statusCode");
+    const outcomeText = str(fields, values, "outcome", absences)?.toLowerCase();
     const outcome =
       outcomeText === "success" || outcomeText === "failure"
         ? outcomeText
@@ -129,8 +148,10 @@ export function createNormalizer(
             : "failure"
           : "unknown";
     const timeValue = value(fields, values, "time") ?? undefined; // null means absent
-    const time = timeValue === undefined ? undefined : parseEventTime(timeValue);
-    if (timeValue !== undefined && !time) violations.push("time-unparseable");
+    const timeText =
+      typeof timeValue === "string" ? str(fields, values, "time", absences) : timeValue;
+    const time = timeText === undefined ? undefined : parseEventTime(timeText);
+    if (timeText !== undefined && !time) violations.push("time-unparseable");
     if (time?.assumedUtc) violations.push("time-without-zone");
     const rolesValue = value(fields, values, "roles");
     const roles = Array.isArray(rolesValue)
@@ -141,29 +162,41 @@ export function createNormalizer(
             .map((r) => r.trim())
             .filter(Boolean)
         : undefined;
+    const knownRoles = roles?.filter((r) => !fields.placeholders.has(r));
 
     // Each part holds only its defined keys, added in a fixed order: `delete` or a generic
     // copy would give V8 objects of many shapes, and these are read again on the hot path that
     // writes the record.
     const who: AuditEvent["who"] = {};
-    const actor = str(fields, values, "actor");
+    const actor = str(fields, values, "actor", absences);
     if (actor !== undefined) who.actor = actor;
-    const actorType = str(fields, values, "actorType");
+    const actorType = str(fields, values, "actorType", absences);
     if (actorType !== undefined) who.actorType = actorType;
-    if (roles !== undefined) who.roles = roles;
+    if (knownRoles !== undefined && knownRoles.length > 0) who.roles = knownRoles;
     const what: AuditEvent["what"] = {};
-    const action = str(fields, values, "action");
-    if (action !== undefined) what.action = action;
-    const resource = str(fields, values, "resource");
+    const action = str(fields, values, "action", absences);
+    if (action !== undefined) {
+      if (!actionIsMethod || HTTP_TOKEN.test(action)) what.action = action;
+      else violations.push("invalid: action");
+    }
+    const resource = str(fields, values, "resource", absences);
     if (resource !== undefined) what.resource = resource;
     const when: AuditEvent["when"] = {};
     if (time !== undefined) when.time = time.time;
     const where: AuditEvent["where"] = {};
-    const sourceIp = str(fields, values, "sourceIp");
-    if (sourceIp !== undefined) where.sourceIp = sourceIp;
-    const userAgent = str(fields, values, "userAgent");
+    const client = clientAddress(
+      str(fields, values, "sourceIp", absences),
+      str(fields, values, "forwardedFor", absences),
+      trust,
+    );
+    if (client.chain !== undefined) where.forwardedFor = client.chain;
+    if (client.ip !== undefined) where.sourceIp = client.ip;
+    if (client.problem === "invalid") violations.push("invalid: sourceIp");
+    else if (client.problem === "untrusted-chain") violations.push("sourceIp-chain-untrusted");
+    if (client.badHop) violations.push("invalid: forwardedFor");
+    const userAgent = str(fields, values, "userAgent", absences);
     if (userAgent !== undefined) where.userAgent = userAgent;
-    const requestId = str(fields, values, "requestId");
+    const requestId = str(fields, values, "requestId", absences);
     if (requestId !== undefined) where.requestId = requestId;
     const result: AuditEvent["result"] =
       statusCode === undefined ? { outcome } : { outcome, statusCode };
@@ -182,44 +215,12 @@ export function createNormalizer(
     };
     if (cut || longerThan(raw, maxLineBytes)) event.rawTruncated = true;
     for (const f of required) {
-      if (!present(event, f)) violations.push(`missing: ${f}`);
+      if (present(event, f)) continue;
+      const why = absences[f];
+      violations.push(why === undefined ? `missing: ${f}` : `missing: ${f} (${why})`);
     }
     return { kind: "event", event };
   };
-}
-
-const STATUS = /^\d{3}$/;
-
-/** How a normalizer reads the audit fields of a parsed line. */
-interface Fields {
-  getters: Record<AuditField, ((v: Parsed) => unknown) | undefined>;
-  patterns: { index: number; re: RegExp }[];
-}
-
-// value and str are shared by every normalizer, not made per normalizer: calls to a
-// normalizer's own closures were inlined as calls to those very functions, and the code
-// optimized for the first stream's normalizer was thrown away when a second one started.
-
-/** The value of an audit field in a parsed line, pattern-redacted when it is a string. */
-function value({ getters, patterns }: Fields, values: Parsed | undefined, f: AuditField): unknown {
-  const get = getters[f];
-  if (!values || !get) return undefined;
-  let v = get(values);
-  if (typeof v === "string" && patterns.length > 0) {
-    for (const p of patterns) {
-      p.re.lastIndex = 0;
-      v = (v as string).replace(p.re, REDACTED);
-    }
-  }
-  return v;
-}
-
-/** A field's value as a string. Values from JSON may hold lone surrogates (\ud800 escapes); records must be I-JSON. */
-function str(fields: Fields, values: Parsed | undefined, f: AuditField): string | undefined {
-  const v = value(fields, values, f);
-  return v === undefined || v === null || typeof v === "object"
-    ? undefined
-    : String(v).toWellFormed();
 }
 
 function fieldValue(e: AuditEvent, f: AuditField): unknown {
@@ -238,6 +239,8 @@ function fieldValue(e: AuditEvent, f: AuditField): unknown {
       return e.when.time;
     case "sourceIp":
       return e.where.sourceIp;
+    case "forwardedFor":
+      return e.where.forwardedFor;
     case "userAgent":
       return e.where.userAgent;
     case "requestId":

@@ -49,3 +49,19 @@ describe("parseEventTime's memo", () => {
     });
   });
 });
+
+describe("access-log times without a zone", () => {
+  it("are read as UTC and flagged, as ISO times without a zone are", () => {
+    expect(parseEventTime("06/Feb/2009:12:14:14.655")).toEqual({
+      time: "2009-02-06T12:14:14.655Z",
+      assumedUtc: true,
+    });
+    expect(parseEventTimeUncached("10/Oct/2000:13:55:36")).toEqual({
+      time: "2000-10-10T13:55:36.000Z",
+      assumedUtc: true,
+    });
+    expect(parseEventTime("10/Oct/2000:13:55:36 -0700")).toEqual({
+      time: "2000-10-10T20:55:36.000Z",
+    });
+  });
+});

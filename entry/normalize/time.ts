@@ -1,6 +1,6 @@
 // Event times as apps write them, to RFC 3339 UTC keeping the sub-second digits the app gave
-// (at least milliseconds, at most nanoseconds). Accepted: RFC 3339 / ISO 8601 with or without
-// a zone (no zone is read as UTC and flagged), the access-log form 10/Oct/2000:13:55:36 -0700,
+// (at least milliseconds, at most nanoseconds). Accepted: RFC 3339 / ISO 8601 and the access-log
+// form 10/Oct/2000:13:55:36 -0700, each with or without a zone (no zone is read as UTC and flagged),
 // and Unix time in seconds, milliseconds, microseconds or nanoseconds (number or digits).
 
 export interface ParsedTime {
@@ -26,7 +26,9 @@ const MONTHS: Record<string, number> = {
 
 const ISO =
   /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|z|[+-]\d\d:?\d\d)?$/;
-const CLF = /^(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))? ([+-]\d{4})$/;
+// The zone is optional: HAProxy writes its accept date without one (read as UTC and flagged).
+const CLF =
+  /^(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?: ([+-]\d{4}))?$/;
 const UNIX = /^(\d{1,19})(?:\.(\d{1,9}))?$/;
 
 function format(ms: number, fraction: string): string | undefined {

@@ -8,8 +8,10 @@ import {
   AuditField,
   ExcludeRule,
   LineFormat,
+  Placeholders,
   PolicyRegex,
   RedactRule,
+  TrustedProxies,
 } from "../../entry/normalize/options.ts";
 import { HeartbeatSeconds, SealEvery, SigningMode } from "../../entry/signing.ts";
 
@@ -110,8 +112,19 @@ const Source = z
       .partialRecord(AuditField, z.string().min(1))
       .optional()
       .describe(
-        "Where each audit field is found: a dotted path (json), a key (logfmt) or a group name (regex). combined/common have a fixed mapping that this can override.",
+        "Where each audit field is found: a dotted path with [n] for an array element (json, e.g. request.headers.User-Agent[0]), a key (logfmt) or a group name (regex). combined, common and the presets have a mapping that this overrides field by field.",
       ),
+    placeholders: Placeholders.optional().describe(
+      'Values that mean "none", compared whole after trimming (default -, (null), <nil>, null, undefined): a field holding one is absent, and a required one is flagged as missing with the placeholder named. Empty and blank values always count as absent.',
+    ),
+    trustedProxies: TrustedProxies.optional().meta({
+      "x-kubernetes-validations": [
+        {
+          rule: "has(self.cidrs) != has(self.hops)",
+          message: "give exactly one of cidrs or hops",
+        },
+      ],
+    }),
     maxLineBytes: z
       .number()
       .int()

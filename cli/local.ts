@@ -197,6 +197,7 @@ async function main(): Promise<void> {
       namespace: NAMESPACE,
       name: NAME,
       image: images.demo.ref,
+      sidecarImage: images.auditready.ref,
       replicas: 3,
       brokers: [cluster.kafka.podBootstrap ?? ""],
     };

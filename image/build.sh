@@ -48,23 +48,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     --no-install-recommends "${missing[@]}" >&2
 fi
 
-# --- Node: the exact version test/infra/node.sh pins, from the npm package node-linux-<arch> --
+# --- Node: the version test/infra/node.sh pins (npm package node-linux-<arch>), installed into
+# the cache when missing; the pinned one even when the system node is new enough, as the image
+# carries it.
 # shellcheck source=../test/infra/node.sh
-. "$repo/test/infra/node.sh" # a Node new enough to run npm ci with
-node_version=$(sed -n 's/^auditready_node_version=//p' "$repo/test/infra/node.sh")
-case "$(uname -m)" in
-  x86_64) arch=x64 ;;
-  aarch64 | arm64) arch=arm64 ;;
-  *) say "no Node package for $(uname -m)"; exit 1 ;;
-esac
-node_dir="$AUDITREADY_CACHE/node-$node_version"
-node_bin="$node_dir/node_modules/node-linux-$arch/bin/node"
-if [ ! -x "$node_bin" ]; then
-  say "installing Node $node_version (npm package node-linux-$arch) into $node_dir"
-  mkdir -p "$node_dir"
-  npm install --silent --no-save --ignore-scripts --prefix "$node_dir" \
-    "node-linux-$arch@$node_version" >&2
-fi
+AUDITREADY_NODE_PINNED=1 . "$repo/test/infra/node.sh"
+node_bin=$(command -v node)
+node_version=$(node -p process.versions.node)
 # The shared libraries node links (ldd's "=> path" and the loader's own path), real files.
 mapfile -t libs < <(ldd "$node_bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u)
 
@@ -82,8 +72,9 @@ mapfile -t sources < <(list_sources bin cli entry operator sidecar package.json 
   grep -v -e '\.test\.ts$' -e '\.d\.mts$' | LC_ALL=C sort -u)
 hash=$(
   {
-    echo "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH arch=$arch $(buildah --version)"
-    sha256sum "$node_bin" "${libs[@]}" | sed "s|$node_dir/||"
+    echo "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH $(uname -m) $(buildah --version)"
+    printf '%s\n' "${libs[@]}"
+    sha256sum "$node_bin" "${libs[@]}" | cut -d' ' -f1
     sha256sum "${sources[@]}" package-lock.json .npmrc demo/app.mjs image/build.sh
   } | sha256sum | cut -c1-16
 )

@@ -2,22 +2,26 @@
 // writing elsewhere (its own buildah storage, as each build has), and the two archives must be
 // the same bytes; then the image is unpacked into an OCI bundle and run with runc as its user,
 // on a read-only root filesystem with a tmpfs /tmp (what the chart and the injected sidecar
-// give it). Needs buildah and runc (root); no Kafka or API server.
+// give it); the demo image serves a request and logs it. Needs buildah and runc (root); no
+// Kafka or API server.
 import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COMBINED } from "../../entry/normalize/formats.ts";
 
 const run = promisify(execFile);
 const repo = new URL("../..", import.meta.url).pathname;
@@ -30,7 +34,13 @@ interface Archive {
   path: string;
   manifest: { Config: string; RepoTags: string[]; Layers: string[] };
   config: {
-    config: { User?: string; Entrypoint?: string[]; WorkingDir?: string; Cmd?: string[] };
+    config: {
+      User?: string;
+      Entrypoint?: string[];
+      WorkingDir?: string;
+      Cmd?: string[];
+      Env?: string[];
+    };
     created: string;
   };
 }
@@ -60,6 +70,7 @@ let app: Archive;
 let demo: Archive;
 let fresh: [string, string];
 let rootfs: string;
+let demoRootfs: string;
 let topLevel: string[];
 let names: string[];
 let baseSpec: { process: object; mounts: object[] };
@@ -75,13 +86,8 @@ beforeAll(async () => {
   fresh = uncached;
   app = open(usual[0]);
   demo = open(usual[1]);
-  rootfs = join(work, "bundle", "rootfs");
-  mkdirSync(rootfs, { recursive: true });
-  for (const layer of app.manifest.Layers) {
-    const r = spawnSync("tar", ["-xf", app.path, "-O", layer], { maxBuffer: 1 << 30 });
-    const x = spawnSync("tar", ["-x", "-C", rootfs], { input: r.stdout });
-    if (r.status !== 0 || x.status !== 0) throw new Error(`unpacking ${layer}: ${x.stderr}`);
-  }
+  rootfs = unpack(app, join(work, "bundle"));
+  demoRootfs = unpack(demo, join(work, "demo-bundle"));
   // Before runc adds its mount points (dev, proc, sys).
   topLevel = readdirSync(rootfs).sort();
   names = spawnSync("find", [rootfs, "-printf", "%P\\n"], {
@@ -92,6 +98,18 @@ beforeAll(async () => {
   if (spec.status !== 0) throw new Error(`runc spec: ${spec.stderr}`);
   baseSpec = JSON.parse(readFileSync(join(work, "config.json"), "utf8"));
 }, 300_000);
+
+/** The image's layers, in order, into <bundle>/rootfs. */
+function unpack(image: Archive, bundle: string): string {
+  const dir = join(bundle, "rootfs");
+  mkdirSync(dir, { recursive: true });
+  for (const layer of image.manifest.Layers) {
+    const r = spawnSync("tar", ["-xf", image.path, "-O", layer], { maxBuffer: 1 << 30 });
+    const x = spawnSync("tar", ["-x", "-C", dir], { input: r.stdout });
+    if (r.status !== 0 || x.status !== 0) throw new Error(`unpacking ${layer}: ${x.stderr}`);
+  }
+  return dir;
+}
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -148,33 +166,72 @@ describe("the auditready image", () => {
     [["verify", "--help"], /^Usage: auditready verify /],
     [["operator", "--help"], /^Usage: auditready operator\n/],
   ])("runs `auditready %j` as uid 65532 on a read-only root with runc, exit 0", (args, output) => {
-    const r = runc(args);
+    const r = runc(app, join(work, "bundle"), [...(app.config.config.Entrypoint ?? []), ...args]);
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatch(output);
     expect(r.status).toBe(0);
   });
 
   it("exits 2 with the usage for an unknown command", () => {
-    const r = runc(["nope"]);
+    const r = runc(app, join(work, "bundle"), [...(app.config.config.Entrypoint ?? []), "nope"]);
     expect(r.stderr).toMatch(/^auditready: unknown command nope\n/);
     expect(r.status).toBe(2);
   });
 });
 
+describe("the auditready-demo image", () => {
+  it("serves as uid 1000, logs each request as a combined line in a 0640 file, stops on SIGTERM", () => {
+    const [node, appModule] = demo.config.config.Entrypoint ?? [];
+    expect(node).toBe("/usr/local/bin/node");
+    expect(statSync(join(demoRootfs, "var/log/app")).uid).toBe(1000);
+    // The pod's emptyDir for the log folder: a host folder the app's user owns.
+    const logs = join(work, "demo-logs");
+    mkdirSync(logs);
+    chownSync(logs, 1000, 1000);
+    // The app's own module, then one request, then SIGTERM to itself: its handler must exit 0.
+    const script = `await import(${JSON.stringify(appModule)});
+const r = await fetch("http://127.0.0.1:8080/orders/42?x=1", {
+  headers: { authorization: "Basic " + Buffer.from("ann:pw").toString("base64") },
+});
+console.log("status", r.status, await r.text());
+setTimeout(() => process.kill(process.pid, "SIGTERM"), 100);`;
+    const r = runc(
+      demo,
+      join(work, "demo-bundle"),
+      [node ?? "", "--input-type=module", "-e", script],
+      [{ destination: "/var/log/app", type: "bind", source: logs, options: ["rbind", "rw"] }],
+    );
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("status 200 auditready-demo: GET /orders/42?x=1");
+    expect(r.status).toBe(0);
+    const file = join(logs, "access.log");
+    expect(statSync(file).mode & 0o777).toBe(0o640);
+    expect(statSync(file).uid).toBe(1000);
+    const lines = readFileSync(file, "utf8").split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(COMBINED);
+    expect(lines[0]).toMatch(
+      /^127\.0\.0\.1 - ann \[.+\] "GET \/orders\/42\?x=1 HTTP\/1\.1" 200 \d+ "-" "node"$/,
+    );
+  });
+});
+
 let runs = 0;
-/** Runs the image's entrypoint with `args` in a runc container, as the image's user. */
-function runc(args: string[]) {
-  const bundle = join(work, "bundle");
-  const [uid, gid] = (app.config.config.User ?? "").split(":").map(Number);
+/**
+ * Runs `args` in a runc container of the image unpacked in `bundle`, as the image's user, with
+ * its environment and working folder, on a read-only root with a tmpfs /tmp.
+ */
+function runc(image: Archive, bundle: string, args: string[], mounts: object[] = []) {
+  const [uid, gid] = (image.config.config.User ?? "").split(":").map(Number);
   const config = {
     ...baseSpec,
     process: {
       ...baseSpec.process,
       terminal: false,
       user: { uid, gid },
-      args: [...(app.config.config.Entrypoint ?? []), ...args],
-      cwd: app.config.config.WorkingDir,
-      env: ["PATH=/usr/local/bin", "NODE_ENV=production"],
+      args,
+      cwd: image.config.config.WorkingDir,
+      env: image.config.config.Env ?? [],
     },
     root: { path: "rootfs", readonly: true },
     mounts: [
@@ -185,6 +242,7 @@ function runc(args: string[]) {
         source: "tmpfs",
         options: ["nosuid", "nodev", "mode=1777", "size=64m"],
       },
+      ...mounts,
     ],
   };
   writeFileSync(join(bundle, "config.json"), JSON.stringify(config));

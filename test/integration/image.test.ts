@@ -172,6 +172,19 @@ describe("the auditready image", () => {
     expect(r.status).toBe(0);
   });
 
+  // The processes load all their modules and dependencies before reading their settings, so a
+  // start without them proves the image carries everything they import.
+  it("starts the operator and the sidecar, which stop on their missing settings with their names", () => {
+    const entry = app.config.config.Entrypoint ?? [];
+    const operator = runc(app, join(work, "bundle"), [...entry, "operator"]);
+    expect(operator.stdout).toMatch(/"msg":"invalid configuration"/);
+    expect(operator.stdout).toContain("AUDITREADY_CLUSTER");
+    expect(operator.status).toBe(2);
+    const sidecar = runc(app, join(work, "bundle"), [...entry, "sidecar", "--config", "/x.yaml"]);
+    expect(sidecar.stdout).toMatch(/"event":"start-failed".*POD_NAMESPACE/);
+    expect(sidecar.status).toBe(1);
+  });
+
   it("exits 2 with the usage for an unknown command", () => {
     const r = runc(app, join(work, "bundle"), [...(app.config.config.Entrypoint ?? []), "nope"]);
     expect(r.stderr).toMatch(/^auditready: unknown command nope\n/);

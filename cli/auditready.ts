@@ -13,11 +13,15 @@ routeProcessWarnings((w) => process.stderr.write(`${w.name}: ${w.message}\n`));
 const HELP = `Usage: auditready <command> [options]
 
 Commands:
+  operator  run the operator: AuditPolicy controller and pod-injection webhook
+            (configured by environment variables; auditready operator --help)
+  sidecar   run the signing sidecar next to an app (auditready sidecar --help)
   verify    prove from a Kafka topic or a ledger file that no audit record was altered,
             dropped, reordered, replayed or forged (auditready verify --help)
   keys      make a policy signing key and print its public half (auditready keys --help)
 
-Run "auditready <command> --help" for a command's options.
+Run "auditready <command> --help" for a command's options. "operator" and "sidecar" are
+started by bin/auditready.mjs (the image's entrypoint), which hands every other command here.
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -21,7 +21,8 @@ export const KIND = "AuditPolicy";
 export const PLURAL = "auditpolicies";
 export const SINGULAR = "auditpolicy";
 export const API_VERSION = `${GROUP}/${VERSION}`;
-export const DEFAULT_SIDECAR_IMAGE = "ghcr.io/auditready/sidecar:0.1.0";
+// What image/build.sh builds: package.json's name and version (test/unit/image-refs.test.ts).
+export const DEFAULT_SIDECAR_IMAGE = "auditready:0.1.0";
 
 const dnsLabel = z
   .string()

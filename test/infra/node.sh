@@ -10,7 +10,8 @@ auditready_node_ok() {
   command -v node >/dev/null 2>&1 &&
     node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=18)?0:1)'
 }
-if ! auditready_node_ok; then
+# AUDITREADY_NODE_PINNED=1: this version even when the system node is new enough (image/build.sh).
+if [ "${AUDITREADY_NODE_PINNED:-}" = 1 ] || ! auditready_node_ok; then
   auditready_node_dir="${AUDITREADY_CACHE:-$HOME/.cache/auditready}/node-$auditready_node_version"
   case "$(uname -m)" in
     x86_64) auditready_node_arch=x64 ;;

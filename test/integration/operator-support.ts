@@ -258,7 +258,7 @@ export async function setSidecarReady(
       body: {
         status: {
           phase: ready ? "Running" : "Pending",
-          initContainerStatuses: [status("auditready-sidecar", "ghcr.io/auditready/sidecar:0.1.0")],
+          initContainerStatuses: [status("auditready-sidecar", "auditready:0.1.0")],
           containerStatuses: [status("api", "registry.invalid/app:1")],
         },
       },

@@ -93,7 +93,7 @@ describe("the injection webhook on the real API server", () => {
     expect(pod.metadata?.annotations?.["auditready.dev/injected"]).toBe("web@1");
     const sidecar = pod.spec?.initContainers?.find((c) => c.name === "auditready-sidecar");
     expect(sidecar?.restartPolicy).toBe("Always");
-    expect(sidecar?.image).toBe("ghcr.io/auditready/sidecar:0.1.0");
+    expect(sidecar?.image).toBe("auditready:0.1.0");
     expect(sidecar?.command).toEqual(["node", "sidecar/main.ts"]);
     expect(sidecar?.securityContext).toMatchObject({
       runAsNonRoot: true,

@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COMBINED } from "../../entry/normalize/formats.ts";
+import { COMBINED } from "../../entry/normalize/access-log.ts";
 
 const run = promisify(execFile);
 const repo = new URL("../..", import.meta.url).pathname;

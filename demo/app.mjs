@@ -1,6 +1,7 @@
 // auditready-demo: a web app for trying the sidecar out. Answers every request with 200 and a
 // line of text, and appends one access-log line per request in the nginx/Apache combined
-// format to DEMO_ACCESS_LOG (default /var/log/app/access.log, created mode 0640). Listens on
+// format to DEMO_ACCESS_LOG (default /var/log/app/access.log, created with mode DEMO_LOG_MODE,
+// default 0640: 0600 shows what happens when the sidecar may not read it). Listens on
 // PORT (default 8080). On SIGTERM it stops accepting, finishes open requests and closes the
 // log, so the last lines are on disk before the sidecar drains. Node's own modules only.
 import { createWriteStream, mkdirSync } from "node:fs";
@@ -10,7 +11,8 @@ import { dirname } from "node:path";
 const port = Number(process.env.PORT ?? 8080);
 const path = process.env.DEMO_ACCESS_LOG ?? "/var/log/app/access.log";
 mkdirSync(dirname(path), { recursive: true });
-const log = createWriteStream(path, { flags: "a", mode: 0o640 });
+const mode = Number.parseInt(process.env.DEMO_LOG_MODE ?? "640", 8);
+const log = createWriteStream(path, { flags: "a", mode });
 log.on("error", (err) => {
   console.error(`auditready-demo: cannot write ${path}: ${err.message}`);
   process.exit(1);

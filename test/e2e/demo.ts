@@ -15,7 +15,7 @@ export interface DemoOptions {
   replicas: number;
   /** Kafka as the pods reach it (the node's bridge address). */
   brokers: string[];
-  /** The mode the app creates its log with (the demo's LOG_MODE), octal text. */
+  /** The mode the app creates its log with (the demo's DEMO_LOG_MODE), octal text. */
   logMode?: string;
   enforcement?: "Enforce" | "Audit";
 }
@@ -65,8 +65,8 @@ export function demoDeployment(o: DemoOptions) {
               imagePullPolicy: "Never",
               env: [
                 { name: "PORT", value: String(DEMO_PORT) },
-                { name: "LOG_FILE", value: `${DEMO_LOG_DIR}/access.log` },
-                ...(o.logMode ? [{ name: "LOG_MODE", value: o.logMode }] : []),
+                { name: "DEMO_ACCESS_LOG", value: `${DEMO_LOG_DIR}/access.log` },
+                ...(o.logMode ? [{ name: "DEMO_LOG_MODE", value: o.logMode }] : []),
               ],
               ports: [{ name: "http", containerPort: DEMO_PORT }],
               readinessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 2 },

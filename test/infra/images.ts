@@ -35,8 +35,10 @@ export function ensureImages(): Promise<ProjectImages> {
     child.on("error", (err) => reject(new ComponentError(`image/build.sh: ${err.message}`)));
     child.on("close", (code) => {
       const archives = out.trim().split("\n").filter(Boolean);
+      const version = imageVersion();
+      // <name>-<version>-<inputs hash>.tar
       const find = (name: string) =>
-        archives.find((a) => a.split("/").pop()?.startsWith(`${name}-`));
+        archives.find((a) => a.split("/").pop()?.startsWith(`${name}-${version}-`));
       const app = find("auditready");
       const demo = find("auditready-demo");
       if (code !== 0 || !app || !demo) {
@@ -47,7 +49,6 @@ export function ensureImages(): Promise<ProjectImages> {
         );
         return;
       }
-      const version = imageVersion();
       resolve({
         auditready: { ref: `auditready:${version}`, archive: app },
         demo: { ref: `auditready-demo:${version}`, archive: demo },

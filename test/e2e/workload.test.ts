@@ -172,7 +172,9 @@ describe("the demo workload on a real node", () => {
           serviceAccount: p.serviceAccount,
           policy: name,
         });
-        expect(m.key).toBe(`e2e/${namespace}/${p.name}/app/var/log/app/access.log`);
+        // A stream per source pattern, so rotation stays in one stream: the app's subPath
+        // directory (app/) under the shared log volume, then the policy's glob.
+        expect(m.key).toBe(`e2e/${namespace}/${p.name}/app/var/log/app/app/access*.log`);
         expect(eventOf(m.value).violations).toEqual([]);
       }
     }

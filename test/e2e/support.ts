@@ -185,3 +185,86 @@ export async function readAll(topic: string): Promise<TopicMessage[]> {
   }
   return out;
 }
+
+export interface VerifyFinding {
+  code: string;
+  level: "error" | "warning" | "info";
+  message: string;
+}
+
+export interface VerifyResult {
+  exitCode: number;
+  ok: boolean;
+  messages: number;
+  streams: { origin: string; findings: VerifyFinding[]; leaves: number }[];
+  counts: { error: number; warning: number; info: number };
+}
+
+/** `auditready verify --json` of a policy's topic from the node, trusting the policy's keys. */
+export function verifyTopic(namespace: string, policy: string, topic: string): VerifyResult {
+  const cli = new URL("../../cli/auditready.ts", import.meta.url).pathname;
+  const r = spawnSync(
+    process.execPath,
+    [
+      cli,
+      "verify",
+      "--brokers",
+      endpoint("kafkaBootstrap"),
+      "--topic",
+      topic,
+      "--keys",
+      `configmap:${namespace}/auditready-${policy}-keys`,
+      "--kubeconfig",
+      endpoint("kubeconfig"),
+      "--json",
+      "--quiet",
+      "--no-liveness",
+    ],
+    { encoding: "utf8", maxBuffer: 256 << 20 },
+  );
+  if (r.status !== 0 && r.status !== 1) {
+    throw new CommandError(`auditready verify exited ${r.status}: ${r.stderr}`);
+  }
+  return { exitCode: r.status, ...(JSON.parse(r.stdout) as Omit<VerifyResult, "exitCode">) };
+}
+
+/** Finding codes of a verify result, by level, sorted: what the tests assert exactly. */
+export function codes(result: VerifyResult, level: VerifyFinding["level"]): string[] {
+  return result.streams
+    .flatMap((s) => s.findings)
+    .filter((f) => f.level === level)
+    .map((f) => f.code)
+    .sort();
+}
+
+/** SIGKILL of a pod's container through the node's containerd (as an OOM kill would). */
+export function killContainer(namespace: string, pod: string, container: string): void {
+  const p = kubectlJson<{
+    status: {
+      initContainerStatuses?: { name: string; containerID?: string }[];
+      containerStatuses?: { name: string; containerID?: string }[];
+    };
+  }>(["get", "pod", pod, "-n", namespace]);
+  const all = [...(p.status.initContainerStatuses ?? []), ...(p.status.containerStatuses ?? [])];
+  const id = all.find((c) => c.name === container)?.containerID?.replace(/^containerd:\/\//, "");
+  if (!id) throw new Error(`no running container ${container} in ${namespace}/${pod}`);
+  runTool("ctr", [
+    "--address",
+    endpoint("nodeContainerd"),
+    "-n",
+    "k8s.io",
+    "tasks",
+    "kill",
+    "--signal",
+    "SIGKILL",
+    id,
+  ]);
+}
+
+/** Asks the e2e setup (which owns the broker) to restart Kafka, down for `downMs`. */
+export async function restartKafka(downMs: number): Promise<void> {
+  const res = await fetch(`${endpoint("e2eControl")}/kafka/restart?downMs=${downMs}`, {
+    method: "POST",
+  });
+  if (!res.ok) throw new Error(`Kafka restart failed: ${await res.text()}`);
+}

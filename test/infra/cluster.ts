@@ -25,6 +25,11 @@ export interface Cluster {
   node: KubeNode;
   host: HostSetup;
   stateDir: string;
+  /**
+   * Stops the broker, waits `downMs`, starts it again on the same ports and data (a broker
+   * restart as production sees one); `cluster.kafka` is the new one afterwards.
+   */
+  restartKafka(downMs: number): Promise<void>;
   /** kubectl with the admin kubeconfig; resolves with stdout. */
   kubectl(args: string[], input?: string): Promise<string>;
   stop(): Promise<void>;
@@ -103,18 +108,32 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       120_000,
       () => [node?.processes.kubelet?.logTail(30), controlPlane.apiserverLogFile].join("\n"),
     );
-    const started = { kafka: k.value, kube: controlPlane, node };
-    return {
+    const cluster: Cluster = {
       network: net,
-      ...started,
+      kafka: k.value,
+      kube: controlPlane,
+      node,
       host,
       stateDir,
       kubectl,
+      restartKafka: async (downMs) => {
+        const old = cluster.kafka;
+        await old.stop();
+        await new Promise((r) => setTimeout(r, downMs));
+        kafka = await startKafka({
+          libs: tools.kafkaLibs,
+          podAddress: net.gateway,
+          workDir: old.workDir,
+          ports: old.ports,
+        });
+        cluster.kafka = kafka;
+      },
       stop: async () => {
         await drain(kubectl);
         await teardown();
       },
     };
+    return cluster;
   } catch (err) {
     await teardown();
     throw err;

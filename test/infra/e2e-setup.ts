@@ -3,6 +3,7 @@
 // bridge, Kafka, control plane, node) with the images imported, hands the addresses to the tests
 // through env, and takes it all down at the end. A component that cannot start fails the run
 // with its log; nothing is skipped.
+import { createServer } from "node:http";
 import { ENV } from "./endpoints.ts";
 import "./quiet-warnings.ts";
 import { startCluster } from "./cluster.ts";
@@ -38,8 +39,32 @@ export default async function setup(): Promise<() => Promise<void>> {
     [ENV.image]: images.auditready.ref,
     [ENV.demoImage]: images.demo.ref,
   });
+  // What a test process cannot do itself (it does not own the broker): restart it on request.
+  const control = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://control");
+    if (req.method !== "POST" || url.pathname !== "/kafka/restart") {
+      res.writeHead(404).end();
+      return;
+    }
+    const downMs = Number(url.searchParams.get("downMs") ?? "0");
+    cluster.restartKafka(downMs).then(
+      () => {
+        process.env[ENV.kafkaPid] = String(cluster.kafka.pid);
+        res.writeHead(200).end("restarted");
+      },
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
+  const address = control.address();
+  if (address && typeof address === "object") {
+    process.env[ENV.e2eControl] = `http://127.0.0.1:${address.port}`;
+  }
   console.log(
     `[e2e] toolchain and images ${t1 - t0} ms; cluster ready in ${Date.now() - t1} ms (node ${cluster.network.nodeName}, API ${cluster.kube.server}, Kafka for pods ${podBootstrap})`,
   );
-  return () => cluster.stop();
+  return async () => {
+    control.close();
+    await cluster.stop();
+  };
 }

@@ -25,6 +25,8 @@ export const ENV = {
   nodeContainerd: "AUDITREADY_NODE_CONTAINERD",
   image: "AUDITREADY_IMAGE",
   demoImage: "AUDITREADY_DEMO_IMAGE",
+  /** e2e-setup's control endpoint: POST /kafka/restart?downMs=N. */
+  e2eControl: "AUDITREADY_E2E_CONTROL",
 } as const;
 
 export type EndpointName = keyof typeof ENV;

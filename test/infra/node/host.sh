@@ -133,6 +133,8 @@ down() {
     done < "$state/sysctl.saved"
     rm -f "$state/sysctl.saved"
   fi
+  # The node's files (the broker's data among them) go too, unless asked to keep them.
+  [ "${AUDITREADY_KEEP_NODE_STATE:-}" = 1 ] || rm -rf "$state"
   say "done"
 }
 

@@ -22,6 +22,8 @@ export interface PodView {
   sidecarReady?: boolean;
   /** Why the sidecar is not running, from its container status (image missing, crashing). */
   sidecarProblem?: string;
+  /** The pod's address, for asking a running but not ready sidecar why (its /readyz). */
+  podIP?: string;
   terminating: boolean;
   owner?: { kind: string; name: string };
 }
@@ -51,7 +53,12 @@ interface RawPod {
     ownerReferences?: { kind?: string; name?: string; controller?: boolean }[];
   };
   spec?: { containers?: RawContainer[]; initContainers?: RawContainer[] };
-  status?: { phase?: string; containerStatuses?: RawStatus[]; initContainerStatuses?: RawStatus[] };
+  status?: {
+    phase?: string;
+    podIP?: string;
+    containerStatuses?: RawStatus[];
+    initContainerStatuses?: RawStatus[];
+  };
 }
 
 const iso = (t: string | Date | undefined) =>
@@ -89,6 +96,7 @@ export function toPodView(raw: unknown): PodView | undefined {
   if (hasSidecar) view.sidecarReady = status?.ready === true;
   const problem = status && !status.ready ? problemOf(status) : undefined;
   if (problem !== undefined) view.sidecarProblem = problem;
+  if (hasSidecar && status && !status.ready && pod.status?.podIP) view.podIP = pod.status.podIP;
   if (owner?.kind && owner.name) view.owner = { kind: owner.kind, name: owner.name };
   return view;
 }

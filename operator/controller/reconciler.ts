@@ -21,6 +21,7 @@ import { readKafkaSecurity } from "./kafkacreds.ts";
 import { ensurePolicyKey } from "./keysecret.ts";
 import { upsertConfigMap } from "./objects.ts";
 import { restartOwners } from "./restarts.ts";
+import { withSidecarReasons } from "./sidecar-reasons.ts";
 import { writeStatus } from "./status.ts";
 
 export interface RawPolicy {
@@ -121,6 +122,9 @@ export class PolicyReconciler {
       previous: raw.status,
       now,
     });
+    if (status.uncovered?.some((u) => u.reason === "SidecarNotReady")) {
+      status.uncovered = await withSidecarReasons(status.uncovered, pods);
+    }
     const rolloutEvents = await this.rollout(policy, status.uncovered ?? [], pods, now);
     await this.writeStatus(raw, status, [...keyStep.events, ...events, ...rolloutEvents]);
     return topic.ok !== true || key_.ok !== true || webhook.ok !== true;

@@ -72,7 +72,9 @@ export function demoDeployment(o: DemoOptions) {
               readinessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 2 },
               securityContext: {
                 allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
+                // Writable: a pod that predates the policy (or opts out) has no log volume and
+                // writes its log into the image's own /var/log/app (owned by uid 1000).
+                readOnlyRootFilesystem: false,
                 capabilities: { drop: ["ALL"] },
                 seccompProfile: { type: "RuntimeDefault" },
               },

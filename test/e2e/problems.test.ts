@@ -54,8 +54,12 @@ describe("problems reach the policy's status", () => {
       return list.length === 1 && list[0]?.sidecar?.started && list[0].ip ? list : undefined;
     });
     if (!pod) throw new Error("no pod");
-    // The log file is created with the first request.
-    expect(await get(pod.ip, DEMO_PORT, "/locked/1")).toBe(200);
+    // The log file is created with the first request, once the app listens (the pod is never
+    // Ready: its sidecar is not).
+    const answered = await until("the app answering", async () =>
+      (await get(pod.ip, DEMO_PORT, "/locked/1").catch(() => 0)) === 200 ? true : undefined,
+    );
+    expect(answered).toBe(true);
     const uncovered = await until(
       "uncovered with the sidecar's reason",
       () => {

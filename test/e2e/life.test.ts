@@ -184,7 +184,7 @@ describe("a covered workload's life on a real node", () => {
       "a redacted record with the new generation",
       async () => {
         for (const p of pods(namespace, selector))
-          await get(p.ip, DEMO_PORT, `/life/redact?secret=hunter2`);
+          await get(p.ip, DEMO_PORT, `/redact?secret=hunter2`);
         const recs = (await readAll(topic)).filter((m) => m.value.type === "log");
         return recs.some((m) => {
           const e = m.value.event as { raw?: string; k8s?: { policyGeneration?: number } };

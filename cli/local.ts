@@ -13,6 +13,8 @@ import { ensureImages } from "../test/infra/images.ts";
 import { ensureToolchain } from "../test/infra/toolchain.ts";
 
 const run = promisify(execFile);
+// kafkajs' negative-timeout noise dropped (the broker's readiness check runs here); others shown.
+routeProcessWarnings((w) => process.stderr.write(`${w.name}: ${w.message}\n`));
 const started = Date.now();
 const NAMESPACE = "demo";
 const NAME = "shop";

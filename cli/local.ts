@@ -6,6 +6,7 @@
 import { execFile } from "node:child_process";
 import { request } from "node:http";
 import { promisify } from "node:util";
+import { routeProcessWarnings } from "../sidecar/sink/process-warnings.ts";
 import { DEMO_PORT, demoDeployment, demoPolicy, topicOf } from "../test/e2e/demo.ts";
 import { helmFor, installChart, SYSTEM_NAMESPACE } from "../test/infra/chart.ts";
 import { type Cluster, startCluster } from "../test/infra/cluster.ts";

@@ -122,6 +122,15 @@ describe("pod identity", () => {
     expect(err.message).toContain("NODE_NAME");
   });
 
+  it("says where an empty POD_SERVICE_ACCOUNT comes from (ServiceAccount admission off)", () => {
+    const err = errorOf(() => identityFromEnv({ ...env, POD_SERVICE_ACCOUNT: "" }));
+    expect(err.message).toContain(
+      "POD_SERVICE_ACCOUNT (from the downward API (spec.serviceAccountName)",
+    );
+    expect(err.message).toContain("ServiceAccount admission plugin");
+    expect(err.message).not.toContain("POD_UID");
+  });
+
   it("takes the config path from --config, then AUDITREADY_CONFIG", () => {
     expect(configPathFrom(["--config", "/a.yaml"], { AUDITREADY_CONFIG: "/b.yaml" })).toBe(
       "/a.yaml",

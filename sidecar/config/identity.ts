@@ -29,9 +29,29 @@ export const PodIdentity = z
   .strict();
 export type PodIdentity = z.infer<typeof PodIdentity>;
 
+/** Where each variable comes from, for an error that says why it is missing. */
+const IDENTITY_SOURCE: Record<keyof typeof IDENTITY_ENV, string> = {
+  cluster: "the operator's cluster name (the chart's `cluster` value)",
+  pod: "the downward API (metadata.name)",
+  namespace: "the downward API (metadata.namespace)",
+  podUid: "the downward API (metadata.uid)",
+  node: "the downward API (spec.nodeName)",
+  serviceAccount:
+    "the downward API (spec.serviceAccountName), which the API server fills only with its ServiceAccount admission plugin on",
+};
+
 export function identityFromEnv(env: NodeJS.ProcessEnv = process.env): PodIdentity {
   const raw: Record<string, string | undefined> = {};
   for (const [field, variable] of Object.entries(IDENTITY_ENV)) raw[field] = env[variable];
+  const empty = (Object.keys(IDENTITY_ENV) as (keyof typeof IDENTITY_ENV)[]).filter((f) => !raw[f]);
+  if (empty.length > 0) {
+    const what = empty.map((f) => `${IDENTITY_ENV[f]} (from ${IDENTITY_SOURCE[f]})`).join("; ");
+    throw new SidecarError(
+      "config",
+      `pod identity from env: empty or missing ${what}. The injected sidecar sets these; a record without them would not be traceable to its pod`,
+      { retriable: false },
+    );
+  }
   const result = PodIdentity.safeParse(raw);
   if (!result.success) {
     const named = result.error.issues.map((i) => ({

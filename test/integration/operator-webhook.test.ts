@@ -94,7 +94,9 @@ describe("the injection webhook on the real API server", () => {
     const sidecar = pod.spec?.initContainers?.find((c) => c.name === "auditready-sidecar");
     expect(sidecar?.restartPolicy).toBe("Always");
     expect(sidecar?.image).toBe("auditready:0.1.0");
-    expect(sidecar?.command).toEqual(["node", "sidecar/main.ts"]);
+    // The image's entrypoint (`auditready`) with its sidecar command.
+    expect(sidecar?.command).toBeUndefined();
+    expect(sidecar?.args).toEqual(["sidecar"]);
     expect(sidecar?.securityContext).toMatchObject({
       runAsNonRoot: true,
       readOnlyRootFilesystem: true,

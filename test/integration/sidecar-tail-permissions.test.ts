@@ -1,5 +1,7 @@
-// An app's log the sidecar may not read is never silent. The tailer runs as the sidecar's
-// non-root uid (65532) against a file only its owner may read: it reports the file unreadable
+// An app's log the sidecar may not read is never silent. The tailer runs without the right to
+// read other users' files (root with CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH dropped, as the
+// sidecar's uid 65532 is; it can still read this checkout, whatever its folder's mode) against
+// a file only its owner (uid 1000) may read: it reports the file unreadable
 // once (not on every poll), delivers a `file-unreadable` loss of what the file held (which the
 // stream seals as a signed gap), keeps it in unreadableFiles() (the sidecar's readiness), and
 // reads it from its first byte once the mode allows.
@@ -31,10 +33,24 @@ describe("a log file the sidecar may not read", () => {
     chownSync(file, 1000, 1000); // the app's uid, as the demo app writes it
     chmodSync(file, 0o600);
     const out: Record<string, unknown>[] = [];
-    child = spawn(process.execPath, [CHILD, join(dir, "*.log")], {
-      uid: 65532,
-      gid: 65532,
-      stdio: ["ignore", "pipe", "inherit"],
+    const noDac = "-dac_override,-dac_read_search";
+    child = spawn(
+      "setpriv",
+      [
+        `--bounding-set=${noDac}`,
+        `--inh-caps=${noDac}`,
+        process.execPath,
+        CHILD,
+        join(dir, "*.log"),
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr?.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.once("exit", (code, signal) => {
+      if (code !== null && code !== 0) out.push({ exited: code, signal, stderr });
     });
     let buf = "";
     child.stdout?.on("data", (c: Buffer) => {
@@ -47,7 +63,8 @@ describe("a log file the sidecar may not read", () => {
       const last = out.filter((o) => "unreadable" in o).pop();
       return (last?.unreadable as string[] | undefined) ?? [];
     };
-    await until("the loss", () => out.some((o) => o.kind === "loss"));
+    await until("the loss", () => out.some((o) => o.kind === "loss" || "exited" in o));
+    expect(out.find((o) => "exited" in o)).toBeUndefined();
     await until("readiness says unreadable", () => unreadableNow().length === 1);
     expect(unreadableNow()).toEqual(["EACCES"]);
     expect(out.filter((o) => o.kind === "loss")).toEqual([

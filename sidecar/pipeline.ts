@@ -30,6 +30,8 @@ import { matcher } from "./tail/glob.ts";
 import { Tailer } from "./tail/tailer.ts";
 
 export class Pipeline {
+  /** The policy key this pipeline's epoch keys were certified with (a rotation restarts it). */
+  policyKeyPem = "";
   private config: SidecarConfig;
   private readonly identity: PodIdentity;
   private readonly events: Events;
@@ -123,6 +125,7 @@ export class Pipeline {
       });
     }
     const policyKey = signingKeyFromPem(pem);
+    this.policyKeyPem = pem;
     const intent = new IntentNotes(c.stateDir, await readIntent(c.stateDir));
     this.intent = intent;
     const seal = {

@@ -41,12 +41,17 @@ async function main(argv: string[]): Promise<number> {
     });
     const watcher = watchConfig(path, text, {
       changed: async (next: SidecarConfig) => {
+        // A rotated policy key comes with the same volume swap as the config: the epoch key
+        // must be certified again, so the pipeline starts a new epoch instead of reloading.
+        const key = await readFile(next.signing.policyKeyFile, "utf8").catch(() => undefined);
+        const keyRotated = key !== undefined && key !== pipeline.policyKeyPem;
         if (
+          !keyRotated &&
           isDeepStrictEqual({ ...next, normalize: config.normalize, policy: config.policy }, config)
         ) {
           pipeline.applyInPlace(next);
         } else {
-          await pipeline.stop("reload", graceMs);
+          await pipeline.stop(keyRotated ? "key-rotation" : "reload", graceMs);
           try {
             pipeline = await Pipeline.start(next, identity, events);
           } catch (err) {

@@ -232,6 +232,54 @@ describe("a covered workload's life on a real node", () => {
     expect(codes(v, "warning")).toEqual(["UNCLEAN_END"]);
   });
 
+  it("has running sidecars pick up a rotated policy key: a new epoch certified by it, linked, verified", async () => {
+    type Keys = { status?: { signingKeys?: { keyId: string }[] } };
+    const keyIds = () =>
+      (
+        kubectlJson<Keys>(["get", "auditpolicy", name, "-n", namespace]).status?.signingKeys ?? []
+      ).map((k) => k.keyId);
+    const [old] = keyIds();
+    const before = pods(namespace, selector)
+      .map((p) => p.name)
+      .sort();
+    patchPolicy({ spec: { signing: { keyRotation: "e2e-rotation-1" } } });
+    const current = await until("a new current key", () => {
+      const [now] = keyIds();
+      return now && now !== old ? now : undefined;
+    });
+    expect(keyIds()).toContain(old); // the retired key stays, for verifiers
+    const running = pods(namespace, selector);
+    await until(
+      "every running pod's stream in an epoch certified by the new key",
+      async () => {
+        const starts = (await readAll(topic)).filter((m) => m.value.type === "epoch-start");
+        return running.every((p) =>
+          starts.some((m) => {
+            const r = m.value as { origin: string; cert: { policyKeyId: string }; link: unknown };
+            return (
+              r.origin.includes(`/${p.name}/`) && r.cert.policyKeyId === current && r.link !== null
+            );
+          }),
+        )
+          ? true
+          : undefined;
+      },
+      120_000,
+      2_000,
+    );
+    // The same pods: the sidecars picked the key up from their Secret without a restart.
+    expect(
+      pods(namespace, selector)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(before);
+    await traffic("after-rotation", 5);
+    await allRecorded();
+    const v = verifyTopic(namespace, name, topic);
+    expect(codes(v, "error")).toEqual([]);
+    expect(codes(v, "warning")).toEqual(["UNCLEAN_END"]);
+  });
+
   it("keeps what a pod deleted with a short grace period had published", async () => {
     const [victim] = pods(namespace, selector);
     if (!victim) throw new Error("no pod");

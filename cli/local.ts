@@ -12,6 +12,7 @@ import { helmFor, installChart, SYSTEM_NAMESPACE } from "../test/infra/chart.ts"
 import { type Cluster, startCluster } from "../test/infra/cluster.ts";
 import { ensureImages } from "../test/infra/images.ts";
 import { ensureToolchain } from "../test/infra/toolchain.ts";
+import { until } from "../test/infra/wait.ts";
 
 const run = promisify(execFile);
 // kafkajs' negative-timeout noise dropped (the broker's readiness check runs here); others shown.
@@ -88,25 +89,6 @@ async function podRows(cluster: Cluster): Promise<PodRow[]> {
       sidecar: s ? `${s.ready ? "ready" : "not ready"}, restarts ${s.restartCount}` : "no sidecar",
     };
   });
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last: ${last})` : ""}`);
 }
 
 /** A sidecar's own counters, from its /metrics on the pod's address. */

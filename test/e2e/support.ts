@@ -55,32 +55,7 @@ export function helm(args: string[]): string {
   return helmOnce.run(args);
 }
 
-export async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 120_000,
-  everyMs = 500,
-  context: () => string = () => "",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = "no answer yet";
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  let extra = "";
-  try {
-    extra = context();
-  } catch (err) {
-    extra = `(context unavailable: ${(err as Error).message})`;
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms (last: ${String(last)})\n${extra}`);
-}
+export { until } from "../infra/wait.ts";
 
 /** The image references the build produced (name and version from package.json). */
 export const images = () => ({ app: endpoint("image"), demo: endpoint("demoImage") });

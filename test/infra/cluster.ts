@@ -15,6 +15,7 @@ import { NODE_NETWORK, type NodeNetwork } from "./network.ts";
 import { type KubeNode, startNode } from "./node.ts";
 import { ComponentError } from "./process.ts";
 import type { Toolchain } from "./toolchain.ts";
+import { until } from "./wait.ts";
 
 const run = promisify(execFile);
 
@@ -93,7 +94,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     });
     const kubectl = kubectlFor(tools.kubectl, controlPlane.kubeconfigPath);
     progress("waiting for the node to be Ready");
-    await waitFor(
+    await until(
       "node Ready, ServiceAccount default and ConfigMap kube-root-ca.crt in namespace default",
       async () => {
         await kubectl(["wait", "--for=condition=Ready", `node/${net.nodeName}`, "--timeout=5s"]);
@@ -104,8 +105,10 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
           "-n",
           "default",
         ]);
+        return true;
       },
       120_000,
+      500,
       () => [node?.processes.kubelet?.logTail(30), controlPlane.apiserverLogFile].join("\n"),
     );
     const cluster: Cluster = {
@@ -153,26 +156,6 @@ export function kubectlFor(binary: string, kubeconfig: string) {
       throw new ComponentError(`kubectl ${args.join(" ")}: ${e.stderr?.trim() || e.message}`);
     }
   };
-}
-
-async function waitFor(
-  what: string,
-  check: () => Promise<void>,
-  timeoutMs: number,
-  context: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new ComponentError(`${what}: not within ${timeoutMs} ms (last: ${last})\n${context()}`);
 }
 
 /** Deletes the workload namespaces while kubelet and Kafka still run, so sidecars can drain. */

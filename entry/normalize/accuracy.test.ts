@@ -182,3 +182,66 @@ describe("JSON written by an nginx template without escape=json", () => {
     expect(bad.violations[0]).toMatch(/^unparseable: not JSON/);
   });
 });
+
+describe("Traefik: ClientHost is the X-Forwarded-For header when the request had one", () => {
+  const traefik = { format: "traefik-json", trustedProxies: { cidrs: ["10.0.0.0/8"] } } as const;
+  const line = (o: object) =>
+    JSON.stringify({
+      RequestMethod: "GET",
+      RequestPath: "/",
+      StartUTC: "2024-02-09T11:53:32Z",
+      ...o,
+    });
+
+  it("the peer is ClientAddr; a ClientHost that differs is a chain resolved by trust", () => {
+    // From a real line: a trusted proxy's connection, the client in ClientHost.
+    const trusted = event(
+      traefik,
+      line({ ClientAddr: "10.10.8.105:48376", ClientHost: "175.16.199.10" }),
+    );
+    expect(trusted.where).toEqual({
+      sourceIp: "175.16.199.10",
+      forwardedFor: ["175.16.199.10", "10.10.8.105"],
+    });
+    // A client that sends its own X-Forwarded-For is not a trusted proxy: the peer is the client.
+    const forged = event(
+      traefik,
+      line({ ClientAddr: "198.51.100.7:5000", ClientHost: "192.0.2.1" }),
+    );
+    expect(forged.where.sourceIp).toBe("198.51.100.7");
+    expect(forged.violations).toEqual([]);
+  });
+
+  it("no chain when ClientHost is the peer's host, IPv6 too", () => {
+    for (const [addr, host] of [
+      ["192.0.2.4:1234", "192.0.2.4"],
+      ["[::1]:56348", "::1"],
+    ]) {
+      const e = event(traefik, line({ ClientAddr: addr, ClientHost: host }));
+      expect(e.where).toEqual({ sourceIp: host });
+    }
+  });
+
+  it("fields.names may drop ClientHost and StartUTC: ClientAddr and StartLocal still say", () => {
+    const e = event(
+      traefik,
+      JSON.stringify({
+        ClientAddr: "10.10.10.20:23456",
+        RequestMethod: "GET",
+        RequestPath: "/foo/bar/baz.php",
+        StartLocal: "2024-02-02T18:07:08.048870614+01:00",
+      }),
+    );
+    expect(e.where).toEqual({ sourceIp: "10.10.10.20" });
+    expect(e.when.time).toBe("2024-02-02T17:07:08.048870614Z");
+    expect(e.violations).toEqual([]);
+  });
+
+  it("a policy's own path for a field still wins", () => {
+    const e = event(
+      { format: "traefik-json", fields: { sourceIp: "ClientHost" } },
+      line({ ClientAddr: "198.51.100.7:5000", ClientHost: "192.0.2.1" }),
+    );
+    expect(e.where.sourceIp).toBe("192.0.2.1");
+  });
+});

@@ -2,23 +2,61 @@
 // that server's field map as defaults (a policy's `fields` still override each one).
 import type { LineParser } from "./formats.ts";
 import { json } from "./json.ts";
+import type { Parsed } from "./paths.ts";
 
-function preset(defaults: Readonly<Record<string, string>>): LineParser {
-  return { ...json, defaults, actionIsMethod: true };
+function preset(
+  defaults: Readonly<Record<string, string>>,
+  readers?: LineParser["readers"],
+): LineParser {
+  return readers === undefined
+    ? { ...json, defaults, actionIsMethod: true }
+    : { ...json, defaults, readers, actionIsMethod: true };
 }
 
-/** Traefik v2/v3 `accessLog.format: json` (headers kept, as `request_<Header>` keys). */
-export const traefikJson = preset({
-  actor: "ClientUsername",
-  action: "RequestMethod",
-  resource: "RequestPath",
-  time: "StartUTC",
-  sourceIp: "ClientHost",
-  forwardedFor: "request_X-Forwarded-For",
-  userAgent: "request_User-Agent",
-  requestId: "request_X-Request-Id",
-  statusCode: "DownstreamStatus",
-});
+/** The host part of Traefik's ClientAddr (`10.0.0.1:5000`, `[::1]:5000`), as ClientHost has it. */
+function addrHost(addr: string): string {
+  if (addr.startsWith("[")) {
+    const end = addr.indexOf("]");
+    return end > 0 ? addr.slice(1, end) : addr;
+  }
+  const colon = addr.lastIndexOf(":");
+  return colon > 0 && addr.indexOf(":") === colon ? addr.slice(0, colon) : addr;
+}
+
+/**
+ * Traefik writes ClientHost as the request's X-Forwarded-For header when it has one (after its
+ * forwardedHeaders trust), else the host of ClientAddr, the connection's peer. So the peer is
+ * ClientAddr, and ClientHost is a forwarded chain only when it differs from the peer's host: the
+ * chain is then resolved with the policy's trusted proxies like any other, not taken as is.
+ */
+function traefikForwarded(v: Parsed): unknown {
+  const host = v.ClientHost;
+  if (typeof host !== "string") return v["request_X-Forwarded-For"];
+  const addr = v.ClientAddr;
+  return typeof addr === "string" && addrHost(addr) === host ? undefined : host;
+}
+
+/**
+ * Traefik v2/v3 `accessLog.format: json` (headers kept, as `request_<Header>` keys). The time is
+ * StartUTC, or StartLocal (RFC 3339 with its offset) when `fields.names` dropped StartUTC.
+ */
+export const traefikJson = preset(
+  {
+    actor: "ClientUsername",
+    action: "RequestMethod",
+    resource: "RequestPath",
+    time: "StartUTC",
+    sourceIp: "ClientAddr",
+    forwardedFor: "ClientHost",
+    userAgent: "request_User-Agent",
+    requestId: "request_X-Request-Id",
+    statusCode: "DownstreamStatus",
+  },
+  {
+    time: (v) => v.StartUTC ?? v.StartLocal,
+    forwardedFor: traefikForwarded,
+  },
+);
 
 /** Caddy 2.7+ `log` (logger http.log.access): headers are arrays, client_ip honours trusted_proxies. */
 export const caddyJson = preset({

@@ -245,3 +245,29 @@ describe("Traefik: ClientHost is the X-Forwarded-For header when the request had
     expect(e.where.sourceIp).toBe("192.0.2.1");
   });
 });
+
+describe("Envoy: a gRPC call's outcome is its grpc-status, not the HTTP 200", () => {
+  const envoy = { format: "envoy-json" } as const;
+  const line = (grpc_status: unknown) =>
+    JSON.stringify({
+      method: "POST",
+      path: "/mock.MockService/Status",
+      start_time: "2026-01-12T14:38:10.298Z",
+      downstream_remote_address: "10.244.1.8:33238",
+      response_code: "200",
+      response_flags: "UH",
+      grpc_status,
+    });
+
+  it("a gRPC error is a failure, by name or by number", () => {
+    for (const s of ["Unavailable", "Unknown", "DeadlineExceeded", "14", 2]) {
+      expect(event(envoy, line(s)).result).toEqual({ outcome: "failure", statusCode: 200 });
+    }
+  });
+
+  it("OK, 0, - and no grpc_status leave the outcome to the HTTP status", () => {
+    for (const s of ["OK", "0", 0, "-", null, undefined]) {
+      expect(event(envoy, line(s)).result).toEqual({ outcome: "success", statusCode: 200 });
+    }
+  });
+});

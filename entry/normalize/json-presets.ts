@@ -70,14 +70,29 @@ export const caddyJson = preset({
   statusCode: "status",
 });
 
+/**
+ * A gRPC call that failed is answered with HTTP 200 and its error in the grpc-status trailer:
+ * Envoy's %GRPC_STATUS% (a name, or a number with GRPC_STATUS_NUMBER) is then the outcome, not
+ * the HTTP status. Only a failure is said here; OK, `-` and absent leave it to the status.
+ */
+function grpcOutcome(v: Parsed): unknown {
+  const s = v.grpc_status;
+  if (s === undefined || s === null || s === "" || s === "-") return undefined;
+  return s === "OK" || s === "0" || s === 0 ? undefined : "failure";
+}
+
 /** Envoy with a JSON format of Istio's default keys (meshConfig accessLogEncoding: JSON). */
-export const envoyJson = preset({
-  action: "method",
-  resource: "path",
-  time: "start_time",
-  sourceIp: "downstream_remote_address",
-  forwardedFor: "x_forwarded_for",
-  userAgent: "user_agent",
-  requestId: "request_id",
-  statusCode: "response_code",
-});
+export const envoyJson = preset(
+  {
+    action: "method",
+    resource: "path",
+    time: "start_time",
+    sourceIp: "downstream_remote_address",
+    forwardedFor: "x_forwarded_for",
+    userAgent: "user_agent",
+    requestId: "request_id",
+    statusCode: "response_code",
+    outcome: "grpc_status",
+  },
+  { outcome: grpcOutcome },
+);

@@ -271,3 +271,43 @@ describe("Envoy: a gRPC call's outcome is its grpc-status, not the HTTP 200", ()
     }
   });
 });
+
+describe("Caddy: X-Forwarded-For is the chain when Caddy's own trusted_proxies did not use it", () => {
+  const line = (client_ip: string, xff: string[]) =>
+    JSON.stringify({
+      ts: 1751672271.1656768,
+      request: {
+        remote_ip: "172.69.176.57",
+        client_ip,
+        method: "GET",
+        uri: "/",
+        headers: { "X-Forwarded-For": xff },
+      },
+      status: 200,
+    });
+
+  it("behind a CDN: the policy's trusted proxies find the client, the edge is kept in the chain", () => {
+    const trusted = event(
+      { format: "caddy-json", trustedProxies: { cidrs: ["172.64.0.0/13"] } },
+      line("172.69.176.57", ["43.153.204.189"]),
+    );
+    expect(trusted.where).toEqual({
+      sourceIp: "43.153.204.189",
+      forwardedFor: ["43.153.204.189", "172.69.176.57"],
+    });
+    // Without trusted proxies the peer stays the client, the claim beside it.
+    const none = event(
+      { format: "caddy-json" },
+      line("172.69.176.57", ["198.51.100.1", "10.0.0.2"]),
+    );
+    expect(none.where).toEqual({
+      sourceIp: "172.69.176.57",
+      forwardedFor: ["198.51.100.1", "10.0.0.2", "172.69.176.57"],
+    });
+  });
+
+  it("Caddy's own resolution (client_ip differs from remote_ip) stands", () => {
+    const e = event({ format: "caddy-json" }, line("203.0.113.9", ["203.0.113.9"]));
+    expect(e.where).toEqual({ sourceIp: "203.0.113.9" });
+  });
+});

@@ -58,17 +58,38 @@ export const traefikJson = preset(
   },
 );
 
+/**
+ * Caddy's client_ip is remote_ip unless its trusted_proxies took the client from X-Forwarded-For.
+ * When it did not, the logged X-Forwarded-For header (an array of header lines) is the chain,
+ * resolved by the policy's trusted proxies: behind a CDN without trusted_proxies, the client is
+ * then neither lost nor the CDN's edge without a word. When Caddy did, its client_ip stands.
+ */
+function caddyForwarded(v: Parsed): unknown {
+  const r = v.request;
+  if (typeof r !== "object" || r === null) return undefined;
+  const { client_ip, remote_ip, headers } = r as Parsed;
+  if (client_ip !== undefined && remote_ip !== undefined && client_ip !== remote_ip)
+    return undefined;
+  const xff = (headers as Parsed | undefined)?.["X-Forwarded-For"];
+  if (!Array.isArray(xff) || xff.length === 0) return undefined;
+  return xff.length === 1 ? xff[0] : xff.join(", ");
+}
+
 /** Caddy 2.7+ `log` (logger http.log.access): headers are arrays, client_ip honours trusted_proxies. */
-export const caddyJson = preset({
-  actor: "user_id",
-  action: "request.method",
-  resource: "request.uri",
-  time: "ts",
-  sourceIp: "request.client_ip",
-  userAgent: "request.headers.User-Agent[0]",
-  requestId: "request.headers.X-Request-Id[0]",
-  statusCode: "status",
-});
+export const caddyJson = preset(
+  {
+    actor: "user_id",
+    action: "request.method",
+    resource: "request.uri",
+    time: "ts",
+    sourceIp: "request.client_ip",
+    forwardedFor: "request.headers.X-Forwarded-For",
+    userAgent: "request.headers.User-Agent[0]",
+    requestId: "request.headers.X-Request-Id[0]",
+    statusCode: "status",
+  },
+  { forwardedFor: caddyForwarded },
+);
 
 /**
  * A gRPC call that failed is answered with HTTP 200 and its error in the grpc-status trailer:

@@ -311,3 +311,16 @@ describe("Caddy: X-Forwarded-For is the chain when Caddy's own trusted_proxies d
     expect(e.where).toEqual({ sourceIp: "203.0.113.9" });
   });
 });
+
+describe("HAProxy: option httpslog writes TLS fields after the request", () => {
+  it("the line is read, the TLS fields kept apart from the request", () => {
+    const e = event(
+      { format: "haproxy-http" },
+      'Feb  6 12:14:14 localhost haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] https-in static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {www.example.com} {} "GET /index.html HTTP/1.1" 0/0/0/0/1 www.example.com/TLSv1.3/TLS_AES_256_GCM_SHA384',
+    );
+    expect(e.what).toEqual({ action: "GET", resource: "/index.html" });
+    expect(e.where).toEqual({ sourceIp: "10.0.1.2" });
+    expect(e.result).toEqual({ outcome: "success", statusCode: 200 });
+    expect(e.violations).toEqual(["time-without-zone"]);
+  });
+});

@@ -182,3 +182,145 @@ describe("JSON written by an nginx template without escape=json", () => {
     expect(bad.violations[0]).toMatch(/^unparseable: not JSON/);
   });
 });
+
+describe("Traefik: ClientHost is the X-Forwarded-For header when the request had one", () => {
+  const traefik = { format: "traefik-json", trustedProxies: { cidrs: ["10.0.0.0/8"] } } as const;
+  const line = (o: object) =>
+    JSON.stringify({
+      RequestMethod: "GET",
+      RequestPath: "/",
+      StartUTC: "2024-02-09T11:53:32Z",
+      ...o,
+    });
+
+  it("the peer is ClientAddr; a ClientHost that differs is a chain resolved by trust", () => {
+    // From a real line: a trusted proxy's connection, the client in ClientHost.
+    const trusted = event(
+      traefik,
+      line({ ClientAddr: "10.10.8.105:48376", ClientHost: "175.16.199.10" }),
+    );
+    expect(trusted.where).toEqual({
+      sourceIp: "175.16.199.10",
+      forwardedFor: ["175.16.199.10", "10.10.8.105"],
+    });
+    // A client that sends its own X-Forwarded-For is not a trusted proxy: the peer is the client.
+    const forged = event(
+      traefik,
+      line({ ClientAddr: "198.51.100.7:5000", ClientHost: "192.0.2.1" }),
+    );
+    expect(forged.where.sourceIp).toBe("198.51.100.7");
+    expect(forged.violations).toEqual([]);
+  });
+
+  it("no chain when ClientHost is the peer's host, IPv6 too", () => {
+    for (const [addr, host] of [
+      ["192.0.2.4:1234", "192.0.2.4"],
+      ["[::1]:56348", "::1"],
+    ]) {
+      const e = event(traefik, line({ ClientAddr: addr, ClientHost: host }));
+      expect(e.where).toEqual({ sourceIp: host });
+    }
+  });
+
+  it("fields.names may drop ClientHost and StartUTC: ClientAddr and StartLocal still say", () => {
+    const e = event(
+      traefik,
+      JSON.stringify({
+        ClientAddr: "10.10.10.20:23456",
+        RequestMethod: "GET",
+        RequestPath: "/foo/bar/baz.php",
+        StartLocal: "2024-02-02T18:07:08.048870614+01:00",
+      }),
+    );
+    expect(e.where).toEqual({ sourceIp: "10.10.10.20" });
+    expect(e.when.time).toBe("2024-02-02T17:07:08.048870614Z");
+    expect(e.violations).toEqual([]);
+  });
+
+  it("a policy's own path for a field still wins", () => {
+    const e = event(
+      { format: "traefik-json", fields: { sourceIp: "ClientHost" } },
+      line({ ClientAddr: "198.51.100.7:5000", ClientHost: "192.0.2.1" }),
+    );
+    expect(e.where.sourceIp).toBe("192.0.2.1");
+  });
+});
+
+describe("Envoy: a gRPC call's outcome is its grpc-status, not the HTTP 200", () => {
+  const envoy = { format: "envoy-json" } as const;
+  const line = (grpc_status: unknown) =>
+    JSON.stringify({
+      method: "POST",
+      path: "/mock.MockService/Status",
+      start_time: "2026-01-12T14:38:10.298Z",
+      downstream_remote_address: "10.244.1.8:33238",
+      response_code: "200",
+      response_flags: "UH",
+      grpc_status,
+    });
+
+  it("a gRPC error is a failure, by name or by number", () => {
+    for (const s of ["Unavailable", "Unknown", "DeadlineExceeded", "14", 2]) {
+      expect(event(envoy, line(s)).result).toEqual({ outcome: "failure", statusCode: 200 });
+    }
+  });
+
+  it("OK, 0, - and no grpc_status leave the outcome to the HTTP status", () => {
+    for (const s of ["OK", "0", 0, "-", null, undefined]) {
+      expect(event(envoy, line(s)).result).toEqual({ outcome: "success", statusCode: 200 });
+    }
+  });
+});
+
+describe("Caddy: X-Forwarded-For is the chain when Caddy's own trusted_proxies did not use it", () => {
+  const line = (client_ip: string, xff: string[]) =>
+    JSON.stringify({
+      ts: 1751672271.1656768,
+      request: {
+        remote_ip: "172.69.176.57",
+        client_ip,
+        method: "GET",
+        uri: "/",
+        headers: { "X-Forwarded-For": xff },
+      },
+      status: 200,
+    });
+
+  it("behind a CDN: the policy's trusted proxies find the client, the edge is kept in the chain", () => {
+    const trusted = event(
+      { format: "caddy-json", trustedProxies: { cidrs: ["172.64.0.0/13"] } },
+      line("172.69.176.57", ["43.153.204.189"]),
+    );
+    expect(trusted.where).toEqual({
+      sourceIp: "43.153.204.189",
+      forwardedFor: ["43.153.204.189", "172.69.176.57"],
+    });
+    // Without trusted proxies the peer stays the client, the claim beside it.
+    const none = event(
+      { format: "caddy-json" },
+      line("172.69.176.57", ["198.51.100.1", "10.0.0.2"]),
+    );
+    expect(none.where).toEqual({
+      sourceIp: "172.69.176.57",
+      forwardedFor: ["198.51.100.1", "10.0.0.2", "172.69.176.57"],
+    });
+  });
+
+  it("Caddy's own resolution (client_ip differs from remote_ip) stands", () => {
+    const e = event({ format: "caddy-json" }, line("203.0.113.9", ["203.0.113.9"]));
+    expect(e.where).toEqual({ sourceIp: "203.0.113.9" });
+  });
+});
+
+describe("HAProxy: option httpslog writes TLS fields after the request", () => {
+  it("the line is read, the TLS fields kept apart from the request", () => {
+    const e = event(
+      { format: "haproxy-http" },
+      'Feb  6 12:14:14 localhost haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] https-in static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {www.example.com} {} "GET /index.html HTTP/1.1" 0/0/0/0/1 www.example.com/TLSv1.3/TLS_AES_256_GCM_SHA384',
+    );
+    expect(e.what).toEqual({ action: "GET", resource: "/index.html" });
+    expect(e.where).toEqual({ sourceIp: "10.0.1.2" });
+    expect(e.result).toEqual({ outcome: "success", statusCode: 200 });
+    expect(e.violations).toEqual(["time-without-zone"]);
+  });
+});

@@ -16,6 +16,11 @@ export interface LineParser {
   parse(line: string): ParseResult;
   /** The audit-field mapping used when the policy gives none for a field. */
   defaults: Readonly<Record<string, string>>;
+  /**
+   * For a field whose value depends on more than one key of the line: how to read it when the
+   * policy gives no path for it (its `defaults` entry still names the key exclude rules use).
+   */
+  readers?: Readonly<Partial<Record<string, (values: Parsed) => unknown>>>;
   /** The default action is an HTTP method, so it must be an HTTP token. */
   actionIsMethod?: true;
   /** Re-renders values after field redaction, so the raw line shows what was redacted. */

@@ -54,7 +54,8 @@ export function createNormalizer(
   const getters = {} as Fields["getters"];
   for (const f of AUDIT_FIELDS) {
     const path = fieldPath(f);
-    getters[f] = path === undefined ? undefined : pathGetter(path);
+    const reader = options.fields[f] === undefined ? parser.readers?.[f] : undefined;
+    getters[f] = reader ?? (path === undefined ? undefined : pathGetter(path));
   }
   const patterns = options.redact.flatMap((r, i) =>
     "pattern" in r ? [{ index: i, re: compilePolicyRegex(r.pattern, "g") }] : [],

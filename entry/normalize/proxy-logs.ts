@@ -57,12 +57,12 @@ export const envoyText: LineParser = {
 // [syslog header] haproxy[pid]: client_ip:port [accept_date] frontend backend/server
 // Tq/Tw/Tc/Tr/Tt status bytes req_cookie res_cookie termination_state
 // actconn/feconn/beconn/srv_conn/retries srv_queue/backend_queue [{req headers}] [{res headers}]
-// "request"
+// "request", and for `option httpslog` (HAProxy 2.5+) the TLS fields after it, which hold no quote
 const HAPROXY = new RegExp(
   [
     String.raw`^(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d \S+ )?(?:(\S+?)\[\d+\]: )?`,
     String.raw`(\S+) \[([^\]]+)\] (\S+) (\S+) (\S+) (-?\d+) ([+]?\d+) (\S+) (\S+) (\S+) (\S+) (\S+)`,
-    String.raw`(?: \{([^}]*)\})?(?: \{([^}]*)\})? "(.*)"$`,
+    String.raw`(?: \{([^}]*)\})?(?: \{([^}]*)\})? "(.*)"(?: ([^"]*))?$`,
   ].join(""),
 );
 
@@ -92,6 +92,9 @@ export const haproxyHttp: LineParser = {
     if (m[15] !== undefined) values.captured_response_headers = decodeHashEscapes(m[15]).split("|");
     const request = decodeHashEscapes(m[16] as string);
     values.request = request;
+    // httpslog: %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed]
+    // %[ssl_fc_sni]/%sslv/%sslc, kept as written.
+    if (m[17] !== undefined && m[17] !== "") values.tls = m[17];
     // <BADREQ> and <NOSRV>-style markers are HAProxy's words for a request it could not read.
     const problem = request.startsWith("<") ? MALFORMED_REQUEST : splitRequest(request, values);
     return problem === undefined ? { ok: true, values } : { ok: true, values, problems: [problem] };

@@ -250,15 +250,20 @@ export async function startKube(opts: KubeOptions): Promise<KubeControlPlane> {
     throw err;
   }
 
-  const kubeconfigPath = join(workDir, "admin.kubeconfig");
-  writeFileSync(
-    kubeconfigPath,
-    kubeconfigJson(server, ca.certPem, {
-      "client-certificate-data": Buffer.from(admin.certPem).toString("base64"),
-      "client-key-data": Buffer.from(admin.keyPem).toString("base64"),
-    }),
-    { mode: 0o600 },
-  );
+  /** Writes a kubeconfig that authenticates with a client certificate signed by the CA. */
+  const certKubeconfig = (name: string, cert: KeyPairPem) => {
+    const path = join(workDir, `${name}.kubeconfig`);
+    writeFileSync(
+      path,
+      kubeconfigJson(server, ca.certPem, {
+        "client-certificate-data": Buffer.from(cert.certPem).toString("base64"),
+        "client-key-data": Buffer.from(cert.keyPem).toString("base64"),
+      }),
+      { mode: 0o600 },
+    );
+    return path;
+  };
+  const kubeconfigPath = certKubeconfig("admin", admin);
 
   return {
     server,
@@ -270,19 +275,8 @@ export async function startKube(opts: KubeOptions): Promise<KubeControlPlane> {
     pids: [apiserver.pid, etcd.proc.pid],
     kubeconfigForServiceAccount: (namespace, name) =>
       serviceAccountKubeconfig(kubeconfigPath, namespace, name),
-    kubeconfigForUser: (name, user, groups) => {
-      const cert = ca.issue({ commonName: user, organizations: groups, usage: "client" });
-      const path = join(workDir, `${name}.kubeconfig`);
-      writeFileSync(
-        path,
-        kubeconfigJson(server, ca.certPem, {
-          "client-certificate-data": Buffer.from(cert.certPem).toString("base64"),
-          "client-key-data": Buffer.from(cert.keyPem).toString("base64"),
-        }),
-        { mode: 0o600 },
-      );
-      return path;
-    },
+    kubeconfigForUser: (name, user, groups) =>
+      certKubeconfig(name, ca.issue({ commonName: user, organizations: groups, usage: "client" })),
     files: { caFile: files.ca, saKeyFile: files.saKey },
     workDir,
     stop,

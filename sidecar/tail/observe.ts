@@ -12,7 +12,8 @@ export type TailObservation =
   | { type: "data-lost"; file: string; reason: LossEvent["reason"]; bytes: number }
   | { type: "tail-error"; file: string; error: SidecarError }
   | { type: "file-unreadable"; file: string; code: string; bytes: number }
-  | { type: "file-readable"; file: string };
+  /** An unreadable file is no longer so: it can be read now, or it is gone. */
+  | { type: "file-readable"; file: string; how: "readable" | "gone" };
 
 export function observeEvents(events: TailEvent[], observe: (o: TailObservation) => void): void {
   let lines = 0;

@@ -290,6 +290,9 @@ export class Tailer {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       if (holder) this.markRotated(holder);
+      // An unreadable file that is gone no longer keeps the sidecar not ready; its gap stands.
+      if (this.unreadable.delete(path))
+        this.opts.observe?.({ type: "file-readable", file: path, how: "gone" });
       return;
     }
     const known = this.files.get(key);
@@ -318,7 +321,8 @@ export class Tailer {
       await this.markUnreadable(path, code);
       return;
     }
-    if (this.unreadable.delete(path)) this.opts.observe?.({ type: "file-readable", file: path });
+    if (this.unreadable.delete(path))
+      this.opts.observe?.({ type: "file-readable", file: path, how: "readable" });
     let keep = false;
     try {
       const st = await fh.stat({ bigint: true });

@@ -21,7 +21,7 @@ const tailer = new Tailer({
   },
   observe: (o) => {
     if (o.type === "file-unreadable" || o.type === "file-readable" || o.type === "tail-error")
-      print({ observed: o.type });
+      print({ observed: o.type, ...(o.type === "file-readable" && { how: o.how }) });
   },
 });
 await tailer.start();

@@ -86,7 +86,12 @@ export interface PodSummary {
 }
 
 interface PodJson {
-  metadata: { name: string; uid: string; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    uid: string;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+  };
   spec: { nodeName?: string; serviceAccountName?: string };
   status: {
     podIP?: string;
@@ -102,25 +107,28 @@ interface PodJson {
 
 export function pods(namespace: string, selector: string): PodSummary[] {
   const list = kubectlJson<{ items: PodJson[] }>(["get", "pods", "-n", namespace, "-l", selector]);
-  return list.items.map((p) => {
-    const sidecar = p.status.initContainerStatuses?.find((c) => c.name === "auditready-sidecar");
-    return {
-      name: p.metadata.name,
-      uid: p.metadata.uid,
-      ip: p.status.podIP ?? "",
-      node: p.spec.nodeName ?? "",
-      serviceAccount: p.spec.serviceAccountName ?? "",
-      ready: p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
-      ...(sidecar && {
-        sidecar: {
-          ready: sidecar.ready,
-          started: sidecar.started ?? false,
-          restartCount: sidecar.restartCount,
-        },
-      }),
-      annotations: p.metadata.annotations ?? {},
-    };
-  });
+  // A pod being deleted (a rollout's old replica) can still say Ready while its address is gone.
+  return list.items
+    .filter((p) => !p.metadata.deletionTimestamp)
+    .map((p) => {
+      const sidecar = p.status.initContainerStatuses?.find((c) => c.name === "auditready-sidecar");
+      return {
+        name: p.metadata.name,
+        uid: p.metadata.uid,
+        ip: p.status.podIP ?? "",
+        node: p.spec.nodeName ?? "",
+        serviceAccount: p.spec.serviceAccountName ?? "",
+        ready: p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
+        ...(sidecar && {
+          sidecar: {
+            ready: sidecar.ready,
+            started: sidecar.started ?? false,
+            restartCount: sidecar.restartCount,
+          },
+        }),
+        annotations: p.metadata.annotations ?? {},
+      };
+    });
 }
 
 /** One HTTP GET from the node to a pod; resolves with the status code. */

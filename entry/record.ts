@@ -82,19 +82,47 @@ export const AuditEvent = z
   .strict();
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
-/** An epoch key certified by the long-term policy key: sig over JCS of every other field. */
+/** The pod a key is certified for, as the operator read it from the API server. */
+export const CertSubject = z
+  .object({
+    cluster: z.string(),
+    namespace: z.string(),
+    pod: z.string(),
+    podUid: z.string().min(1),
+    serviceAccount: z.string(),
+    node: z.string(),
+    policy: z.string(),
+  })
+  .strict();
+export type CertSubject = z.infer<typeof CertSubject>;
+
+/**
+ * An epoch key certified by the long-term policy key, which only the operator holds: the
+ * operator signs it for one stream (origin and epoch) of one pod (by UID) after checking the
+ * pod's projected ServiceAccount token, for a short validity. `sig` is the policy key's
+ * Ed25519 signature over JCS of every other field.
+ */
 export const KeyCert = z
   .object({
     key: b64.describe("Raw Ed25519 public key of the epoch."),
     keyId,
     origin: z.string(),
     epoch: count,
-    since: rfc3339,
+    container: z.string().describe("The app container whose log the stream carries."),
+    subject: CertSubject,
+    notBefore: rfc3339.describe("Not before the pod existed, nor before the key was made."),
+    notAfter: rfc3339.describe("Checkpoints signed by the key after this time are not valid."),
     policyKeyId: keyId,
     sig: b64,
   })
   .strict();
 export type KeyCert = z.infer<typeof KeyCert>;
+
+/** The public half of an epoch key, as the leaf that introduces it names it. */
+export const EpochKey = z
+  .object({ keyId, key: b64.describe("Raw Ed25519 public key.") })
+  .strict();
+export type EpochKey = z.infer<typeof EpochKey>;
 
 const leafBase = {
   v: z.literal(1),
@@ -112,7 +140,7 @@ export const EpochStartRecord = z
     ...leafBase,
     type: z.literal("epoch-start"),
     time: rfc3339,
-    cert: KeyCert,
+    key: EpochKey.describe("The epoch key; its certificate travels in a key-cert message."),
     heartbeatMs: count.describe("How often this stream promises a checkpoint when idle."),
     link: z
       .object({
@@ -127,7 +155,7 @@ export const HeartbeatRecord = z
   .object({ ...leafBase, type: z.literal("heartbeat"), time: rfc3339 })
   .strict();
 export const KeyRotateRecord = z
-  .object({ ...leafBase, type: z.literal("key-rotate"), time: rfc3339, cert: KeyCert })
+  .object({ ...leafBase, type: z.literal("key-rotate"), time: rfc3339, key: EpochKey })
   .strict();
 export const EpochEndRecord = z
   .object({ ...leafBase, type: z.literal("epoch-end"), time: rfc3339, reason: z.string() })
@@ -186,6 +214,22 @@ export const CheckpointMessage = z
   .strict();
 export type CheckpointMessage = z.infer<typeof CheckpointMessage>;
 
+/**
+ * Not a leaf: the operator's certificate for an epoch key of this stream. A sidecar publishes it
+ * when it gets it (at start, and again at each renewal), so it may follow records that the key
+ * sealed while the operator was away.
+ */
+export const KeyCertMessage = z
+  .object({
+    v: z.literal(1),
+    type: z.literal("key-cert"),
+    origin: z.string().min(1),
+    epoch: count,
+    cert: KeyCert,
+  })
+  .strict();
+export type KeyCertMessage = z.infer<typeof KeyCertMessage>;
+
 export const StreamMessage = z.discriminatedUnion("type", [
   LogRecord,
   EpochStartRecord,
@@ -194,5 +238,6 @@ export const StreamMessage = z.discriminatedUnion("type", [
   EpochEndRecord,
   GapRecord,
   CheckpointMessage,
+  KeyCertMessage,
 ]);
 export type StreamMessage = z.infer<typeof StreamMessage>;

@@ -6,7 +6,7 @@
 import { canonicalBytes } from "./canonical.ts";
 import { NoteSigner } from "./checkpoint.ts";
 import { logLeafBytes } from "./event-bytes.ts";
-import { generateSigningKey, type SigningKey, signBytes } from "./keys.ts";
+import type { SigningKey } from "./keys.ts";
 import {
   CompactRange,
   type Digest,
@@ -15,7 +15,7 @@ import {
   leafDigest,
   leafDigestPrefixed,
 } from "./merkle.ts";
-import { type AuditEvent, HEX64, type KeyCert } from "./record.ts";
+import { type AuditEvent, type EpochKey, HEX64 } from "./record.ts";
 
 export interface SealPolicy {
   /** Checkpoint after this many leaves (1 = a signature per record). */
@@ -28,11 +28,14 @@ export interface SealPolicy {
 
 export interface SealerOptions {
   origin: string;
-  policyKey: SigningKey;
+  /**
+   * The epoch key: made in memory by the caller (one per sidecar process may serve all its
+   * streams), certified by the operator in `key-cert` messages the caller publishes.
+   */
+  key: SigningKey;
   seal: SealPolicy;
   /** Milliseconds since the Unix epoch. */
   now: () => number;
-  newKey?: () => SigningKey;
 }
 
 /** What the caller persists after the checkpoint it names was acknowledged. */
@@ -46,7 +49,7 @@ export interface StreamState {
 }
 
 export interface Emitted {
-  kind: "leaf" | "checkpoint";
+  kind: "leaf" | "checkpoint" | "key-cert";
   type: string;
   /** The Kafka key: the stream's origin. */
   key: string;
@@ -90,22 +93,8 @@ function iso(ms: number): string {
 }
 const RANGE_EVERY = 1_000;
 
-export function certifyKey(
-  policyKey: SigningKey,
-  key: SigningKey,
-  origin: string,
-  epoch: number,
-  since: string,
-): KeyCert {
-  const body = {
-    key: key.publicKey.toString("base64"),
-    keyId: key.keyId,
-    origin,
-    epoch,
-    since,
-    policyKeyId: policyKey.keyId,
-  };
-  return { ...body, sig: signBytes(policyKey, canonicalBytes(body)).toString("base64") };
+function epochKey(key: SigningKey): EpochKey {
+  return { keyId: key.keyId, key: key.publicKey.toString("base64") };
 }
 
 export class StreamSealer {
@@ -115,7 +104,6 @@ export class StreamSealer {
   private readonly range: CompactRange;
   private prev: string | null;
   private key: SigningKey;
-  private cert: KeyCert;
   private signer: NoteSigner;
   /** The checkpoint message's fixed text, when the origin needs no JSON escaping. */
   private readonly plain: { head: string; origin: string } | undefined;
@@ -145,7 +133,7 @@ export class StreamSealer {
     // The record writer quotes prev without escaping: it must be what this sealer writes.
     if (this.prev !== null && !HEX64.test(this.prev))
       throw new Error("saved state: prev is not a 64-digit lowercase hex hash");
-    this.key = (opts.newKey ?? generateSigningKey)();
+    this.key = opts.key;
     this.signer = new NoteSigner(this.origin, this.key);
     this.linePrefixBytes = plainLine(this.signer);
     this.plain = PLAIN_ASCII.test(this.origin)
@@ -154,7 +142,6 @@ export class StreamSealer {
           origin: `\\n","origin":"${this.origin}",`,
         }
       : undefined;
-    this.cert = certifyKey(opts.policyKey, this.key, this.origin, this.epoch, iso(opts.now()));
     this.saved = saved;
     this.sealed = this.snapshot(saved?.checkpoint ?? "");
   }
@@ -170,8 +157,8 @@ export class StreamSealer {
     const sealer = new StreamSealer(opts, saved);
     const out = [
       sealer.leaf("epoch-start", {
-        time: sealer.cert.since,
-        cert: sealer.cert,
+        time: iso(opts.now()),
+        key: epochKey(sealer.key),
         heartbeatMs: opts.seal.heartbeatMs,
         link: saved ? { epoch: saved.epoch, checkpoint: saved.checkpoint } : null,
       }),
@@ -224,22 +211,16 @@ export class StreamSealer {
 
   /**
    * Rotates the epoch key: the `key-rotate` leaf and everything before it are sealed with the
-   * old key; leaves after it belong to the new key.
+   * old key; leaves after it belong to `next`, which needs a certificate of its own.
    */
-  rotateKey(): Emitted[] {
-    const next = (this.opts.newKey ?? generateSigningKey)();
-    const cert = certifyKey(
-      this.opts.policyKey,
-      next,
-      this.origin,
-      this.epoch,
-      iso(this.opts.now()),
-    );
-    const out = [this.leaf("key-rotate", { time: cert.since, cert }), this.checkpoint()];
+  rotateKey(next: SigningKey): Emitted[] {
+    const out = [
+      this.leaf("key-rotate", { time: iso(this.opts.now()), key: epochKey(next) }),
+      this.checkpoint(),
+    ];
     this.key = next;
     this.signer = new NoteSigner(this.origin, next);
     this.linePrefixBytes = plainLine(this.signer);
-    this.cert = cert;
     return out;
   }
 

@@ -21,6 +21,20 @@ export const CONFIG_DIR = "/etc/auditready";
 export const CONFIG_FILE = `${CONFIG_DIR}/config.yaml`;
 export const KEY_DIR = `${CONFIG_DIR}/keys`;
 export const KEY_FILE = "policy.key";
+/**
+ * The sidecar's projected ServiceAccount token: audience `auditready`, bound to the pod, short
+ * lived (kubelet refreshes the file). The sidecar presents it to the operator to get its epoch
+ * key certified; the API server's TokenReview tells the operator which pod it came from.
+ */
+export const TOKEN_VOLUME = "auditready-token";
+export const TOKEN_DIR = "/var/run/secrets/auditready.dev";
+export const TOKEN_FILE = `${TOKEN_DIR}/token`;
+export const TOKEN_AUDIENCE = "auditready";
+export const TOKEN_EXPIRY_SECONDS = 600;
+/** The CA that signed the operator's serving certificate, in the policy's ConfigMap. */
+export const CERTIFY_CA_KEY = "certify-ca.crt";
+export const CERTIFY_CA_FILE = `${CONFIG_DIR}/${CERTIFY_CA_KEY}`;
+export const CERTIFY_PATH = "/certify";
 export const KAFKA_TLS_DIR = "/var/run/auditready/kafka-tls";
 export const KAFKA_SASL_DIR = "/var/run/auditready/kafka-sasl";
 export const SIDECAR_PORT = 9464;

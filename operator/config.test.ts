@@ -35,7 +35,11 @@ const policy = (over: Partial<AuditPolicySpecInput> = {}): Policy => ({
 
 describe("renderSidecarConfig", () => {
   it("renders a file the sidecar's own schema accepts, per container, in the sidecar's view", () => {
-    const r = renderSidecarConfig(policy(), ["web", "api"]);
+    const r = renderSidecarConfig(policy(), ["web", "api"], {
+      url: "https://10.0.0.7:443/certify",
+      serverName: "auditready-operator.auditready-system.svc",
+      caPem: "-----BEGIN CERTIFICATE-----",
+    });
     if (!r.ok) throw new Error(r.error.message);
     const config = SidecarConfig.parse(parse(r.yaml));
     expect(config.policy).toEqual({ name: "pay", namespace: "ns", generation: 4 });
@@ -50,8 +54,16 @@ describe("renderSidecarConfig", () => {
     });
     expect(config.signing).toMatchObject({
       mode: "entry",
-      policyKeyFile: "/etc/auditready/keys/policy.key",
+      certify: {
+        url: "https://10.0.0.7:443/certify",
+        serverName: "auditready-operator.auditready-system.svc",
+        caFile: "/etc/auditready/certify-ca.crt",
+        tokenFile: "/var/run/secrets/auditready.dev/token",
+      },
     });
+    // No pod is ever told where a policy key is: it holds none.
+    expect(config.signing.policyKeyFile).toBeUndefined();
+    expect(r.yaml).not.toContain("policy.key");
     expect(config.sink.kafka?.tls).toEqual({ caFile: "/var/run/auditready/kafka-tls/ca.crt" });
     expect(config.sink.kafka?.sasl).toEqual({
       mechanism: "scram-sha-256",

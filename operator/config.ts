@@ -6,7 +6,17 @@ import { stringify } from "yaml";
 import { SidecarConfig, type SidecarConfigInput } from "../sidecar/config/schema.ts";
 import type { Policy } from "./api/policy.ts";
 import { logDirs, sidecarPaths, stateDir } from "./logdirs.ts";
-import { KAFKA_SASL_DIR, KAFKA_TLS_DIR, KEY_DIR, KEY_FILE } from "./names.ts";
+import { CERTIFY_CA_FILE, KAFKA_SASL_DIR, KAFKA_TLS_DIR, TOKEN_FILE } from "./names.ts";
+
+/** Where a sidecar asks the operator to certify its epoch key. */
+export interface CertifyEndpoint {
+  /** https://<address>:<port>/certify */
+  url: string;
+  /** The name the serving certificate carries, when the URL holds an address (no DNS needed). */
+  serverName?: string;
+  /** The CA that signed the serving certificate (PEM). */
+  caPem: string;
+}
 
 export interface ConfigError {
   kind: "ConfigError";
@@ -20,6 +30,7 @@ export interface ConfigError {
 export function renderSidecarConfig(
   policy: Policy,
   containers: readonly string[],
+  certify: CertifyEndpoint,
 ): { ok: true; config: SidecarConfig; yaml: string } | { ok: false; error: ConfigError } {
   const { spec } = policy;
   const dirs = logDirs(spec);
@@ -47,7 +58,12 @@ export function renderSidecarConfig(
       mode: spec.signing.mode,
       sealEvery: spec.signing.sealEvery,
       heartbeatSeconds: spec.signing.heartbeatSeconds,
-      policyKeyFile: `${KEY_DIR}/${KEY_FILE}`,
+      certify: {
+        url: certify.url,
+        ...(certify.serverName !== undefined && { serverName: certify.serverName }),
+        caFile: CERTIFY_CA_FILE,
+        tokenFile: TOKEN_FILE,
+      },
     },
     sink: {
       kafka: {

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 // The names and annotations the operator and the sidecar agree on, in one place: objects made
 // per policy, the pod annotations that record injection, and the paths inside the sidecar.
 export const SIDECAR_CONTAINER = "auditready-sidecar";
@@ -14,6 +16,7 @@ export const SHAPE_ANNOTATION = "auditready.dev/injected-shape";
 export const INJECT_ANNOTATION = "auditready.dev/inject";
 /** Labels on objects the operator creates for a policy. */
 export const POLICY_LABEL = "auditready.dev/policy";
+export const POLICY_NAMESPACE_LABEL = "auditready.dev/policy-namespace";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY = "auditready-operator";
 
@@ -41,6 +44,12 @@ export const SIDECAR_PORT = 9464;
 
 export const configMapName = (policy: string) => `auditready-${policy}-config`;
 export const keySecretName = (policy: string) => `auditready-${policy}-key`;
+/** The policy key Secret, in the operator's namespace (see controller/keysecret.ts). */
+export function policyKeySecretName(namespace: string, policy: string): string {
+  const name = `auditready-key-${namespace}-${policy}`;
+  if (name.length <= 253) return name;
+  return `auditready-key-${createHash("sha256").update(`${namespace}/${policy}`).digest("hex").slice(0, 32)}`;
+}
 export const publicKeysConfigMapName = (policy: string) => `auditready-${policy}-keys`;
 export const injectedValue = (policy: string, generation: number) => `${policy}@${generation}`;
 

@@ -12,6 +12,8 @@ export interface RbacOptions {
   serviceAccount: string;
   webhookConfiguration: string;
   lease: string;
+  /** The Service in front of the webhook and certify endpoint (default: name). */
+  service?: string;
   /** The optional role for spec.rollout: patch Deployments, StatefulSets and DaemonSets. */
   rollout?: boolean;
 }
@@ -40,7 +42,10 @@ export function rbacManifests(o: RbacOptions): Record<string, unknown>[] {
       rules: [
         { apiGroups: [GROUP], resources: [PLURAL], verbs: ["get", "list", "watch"] },
         { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ["get", "patch", "update"] },
-        { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+        // get: the certify endpoint reads the pod a token names, fresh, never from a cache.
+        { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+        // The certify endpoint asks the API server whose projected token a sidecar presents.
+        { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
         {
           apiGroups: [""],
           resources: ["secrets", "configmaps"],
@@ -75,6 +80,13 @@ export function rbacManifests(o: RbacOptions): Record<string, unknown>[] {
           resources: ["leases"],
           resourceNames: [o.lease],
           verbs: ["get", "update"],
+        },
+        // Its own Service's cluster IP: the address sidecars certify their keys at.
+        {
+          apiGroups: [""],
+          resources: ["services"],
+          resourceNames: [o.service ?? o.name],
+          verbs: ["get"],
         },
       ],
     },

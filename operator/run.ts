@@ -5,6 +5,7 @@
 import {
   AdmissionregistrationV1Api,
   AppsV1Api,
+  AuthenticationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
@@ -12,14 +13,18 @@ import {
   VersionApi,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import { GROUP, PLURAL, VERSION } from "./api/policy.ts";
+import { CertifyService } from "./certify/service.ts";
+import type { CertifyEndpoint } from "./config.ts";
+import { PolicyKeys } from "./controller/keysecret.ts";
 import { Informer, type ListPage } from "./controller/informer.ts";
 import { KafkaAdmins } from "./controller/kafka.ts";
 import { PolicyIndex } from "./controller/policyindex.ts";
 import { WorkQueue } from "./controller/queue.ts";
 import { PolicyReconciler, type RawPolicy } from "./controller/reconciler.ts";
 import { LeaderElector } from "./leader.ts";
+import { CERTIFY_PATH } from "./names.ts";
 import { type PodView, toPodView } from "./podview.ts";
 import { selectorMatches } from "./select.ts";
 import { supportsNativeSidecars } from "./serverversion.ts";
@@ -54,6 +59,8 @@ export interface OperatorOptions {
    * installations share a cluster without claiming each other's policies.
    */
   policySelector?: string;
+  /** How long a certified epoch key stays valid; the sidecar renews at two thirds. Default 1 h. */
+  certValidityMs?: number;
 }
 
 export interface Operator {
@@ -146,7 +153,55 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   policies.start();
   await policies.synced;
 
+  const certifyRequests = new Counter({
+    name: "auditready_certify_requests_total",
+    help: "Epoch key certification requests, by result (certified, or the HTTP status refused with).",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
+  const certify = new CertifyService({
+    auth: o.kc.makeApiClient(AuthenticationV1Api),
+    core,
+    cluster: o.cluster,
+    policiesIn: (ns) => index.inNamespace(ns),
+    policyKey: (() => {
+      const keys = new PolicyKeys(core, o.namespace);
+      return (p) => keys.current(p);
+    })(),
+    validityMs: o.certValidityMs ?? 3_600_000,
+    log: o.log,
+    requests: certifyRequests,
+  });
+  // Where sidecars reach /certify. Behind a Service, its cluster IP (pods need no DNS for it)
+  // with the Service's DNS name checked on the certificate.
+  let certifyAt: Omit<CertifyEndpoint, "caPem"> | undefined;
+  const findCertifyEndpoint = async () => {
+    const e = o.webhook.endpoint;
+    if (e.url) {
+      const u = new URL(e.url);
+      u.pathname = CERTIFY_PATH;
+      certifyAt = { url: u.toString() };
+    } else if (e.service) {
+      const svc = await core
+        .readNamespacedService({ namespace: e.service.namespace, name: e.service.name })
+        .catch((err: unknown) => {
+          o.log.warn({ err: String(err) }, "cannot read the operator's Service for the certify address");
+          return undefined;
+        });
+      const ip = svc?.spec?.clusterIP;
+      if (ip && ip !== "None") {
+        const host = ip.includes(":") ? `[${ip}]` : ip;
+        certifyAt = {
+          url: `https://${host}:${e.service.port}${CERTIFY_PATH}`,
+          serverName: `${e.service.name}.${e.service.namespace}.svc`,
+        };
+      }
+    }
+  };
+  await findCertifyEndpoint();
+
   const server = await startWebhookServer({
+    certify,
     host: o.webhook.host,
     port: o.webhook.port,
     certPem: serving.certPem,
@@ -252,6 +307,11 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       podsIn: (ns) => [...(podsByNs.get(ns)?.values() ?? [])],
       registerWebhooks,
       identity: o.identity,
+      keyNamespace: o.namespace,
+      certify: () => {
+        if (!certifyAt) void findCertifyEndpoint();
+        return certifyAt && { ...certifyAt, caPem: serving.caBundlePem };
+      },
       log: o.log,
     });
     workers = Array.from({ length: o.workers ?? 8 }, async () => {

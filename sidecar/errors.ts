@@ -13,6 +13,7 @@ export const ERROR_KINDS = [
   "io", // a local file or volume operation failed
   "state", // the persisted state is unreadable or of an unknown version
   "sink", // any other refusal by the sink
+  "certify", // the operator did not certify the epoch key (unreachable, or refused)
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

@@ -3,13 +3,16 @@
 // stream states are written to the state file only when the checkpoint that covers them is
 // acknowledged. stop() drains: every file read to its end, partial lines flushed, `epoch-end`
 // and a final checkpoint published, within the grace period.
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { signingKeyFromPem } from "../entry/keys.ts";
+import { keyCertMessage } from "../entry/cert.ts";
+import { generateSigningKey, type SigningKey } from "../entry/keys.ts";
 import { createNormalizer } from "../entry/normalize/normalizer.ts";
 import type { Emitted, StreamState } from "../entry/seal.ts";
 import { StreamSealer } from "../entry/seal.ts";
 import { sleep } from "./backoff.ts";
+import { certifierFor, type CertifyStream } from "./certify/certifier.ts";
+import { CertKeeper } from "./certify/keeper.ts";
 import { originOf, type PodIdentity } from "./config/identity.ts";
 import type { SidecarConfig } from "./config/schema.ts";
 import { messageOf, SidecarError } from "./errors.ts";
@@ -30,9 +33,10 @@ import { matcher } from "./tail/glob.ts";
 import { Tailer } from "./tail/tailer.ts";
 
 export class Pipeline {
-  /** The policy key this pipeline's epoch keys were certified with (a rotation restarts it). */
-  policyKeyPem = "";
   private config: SidecarConfig;
+  /** The epoch key of every stream of this pipeline: made here, in memory, never saved. */
+  private readonly epochKey: SigningKey = generateSigningKey();
+  private readonly keeper: CertKeeper;
   private readonly identity: PodIdentity;
   private readonly events: Events;
   private readonly store: StateStore;
@@ -66,13 +70,21 @@ export class Pipeline {
     this.positions = new Positions(loaded.files.filter((f) => ours(f.path)));
     this.streamStates = { ...((loaded.stream?.streams ?? {}) as Record<string, StreamState>) };
     this.sink = sink;
+    this.keeper = new CertKeeper({
+      key: this.epochKey,
+      certifier: certifierFor(config, identity),
+      publish: (certs) => {
+        for (const cert of certs) this.outbox.add(keyCertMessage(cert), CERT_META);
+      },
+      observe: (o) => this.events.emit(o),
+    });
     const batch = config.sink.kafka?.batch ?? {
       maxRecords: 2_000,
       maxBytes: 1_048_576,
       lingerMs: 20,
     };
     this.outbox = new Outbox<Sealed>({
-      sink,
+      sink: this.keeper.gate(sink),
       ...batch,
       highWaterBytes: 2 * batch.maxBytes,
       onAck: async (metas, ack) => {
@@ -116,16 +128,7 @@ export class Pipeline {
 
   private async open(loaded: StateDocument): Promise<void> {
     const c = this.config;
-    let pem: string;
-    try {
-      pem = await readFile(c.signing.policyKeyFile, "utf8");
-    } catch (err) {
-      throw new SidecarError("config", `policy key ${c.signing.policyKeyFile}: ${messageOf(err)}`, {
-        retriable: false,
-      });
-    }
-    const policyKey = signingKeyFromPem(pem);
-    this.policyKeyPem = pem;
+    const certifying: CertifyStream[] = [];
     const intent = new IntentNotes(c.stateDir, await readIntent(c.stateDir));
     this.intent = intent;
     const seal = {
@@ -140,7 +143,7 @@ export class Pipeline {
         this.events.emit({ type: "state-uncertain", origin });
         saved = null;
       }
-      const sealerOptions = { origin, policyKey, seal, now: Date.now };
+      const sealerOptions = { origin, key: this.epochKey, seal, now: Date.now };
       let opened: ReturnType<typeof StreamSealer.open>;
       try {
         opened = StreamSealer.open(sealerOptions, saved);
@@ -152,6 +155,7 @@ export class Pipeline {
         opened = StreamSealer.open(sealerOptions, null);
       }
       const { sealer, out } = opened;
+      certifying.push({ origin, epoch: sealer.epoch, container: source.container });
       const stream = new AuditStream(
         sealer,
         createNormalizer(c.normalize, this.k8s(source.container)),
@@ -187,6 +191,7 @@ export class Pipeline {
         resumedFiles: loaded.files.filter((f) => mine(f.path)).length,
       });
     }
+    this.keeper.start(certifying);
     const every = Math.max(10, Math.min(100, Math.floor(seal.millis / 2)));
     this.tick = setInterval(() => {
       for (const s of this.streams) s.tick();
@@ -216,6 +221,8 @@ export class Pipeline {
   readiness(): Readiness {
     const reasons: string[] = [];
     if (this.stopping) reasons.push("stopping");
+    const held = this.keeper.holdReason();
+    if (held) reasons.push(held);
     for (const t of this.tailers)
       for (const u of t.unreadableFiles())
         reasons.push(
@@ -246,6 +253,7 @@ export class Pipeline {
     await this.saving;
     timers.abort();
     if (!drained) this.outbox.abort();
+    await this.keeper.stop();
     await Promise.all(this.tailers.map((t) => t.stop()));
     await this.sink.close();
     return drained;
@@ -294,6 +302,9 @@ export class Pipeline {
     };
   }
 }
+
+/** A key-cert message commits nothing: its ack moves no position. */
+const CERT_META: Sealed = Object.freeze({});
 
 async function openSink(config: SidecarConfig, events: Events): Promise<Sink> {
   const kafka = config.sink.kafka;

@@ -41,17 +41,13 @@ async function main(argv: string[]): Promise<number> {
     });
     const watcher = watchConfig(path, text, {
       changed: async (next: SidecarConfig) => {
-        // A rotated policy key comes with the same volume swap as the config: the epoch key
-        // must be certified again, so the pipeline starts a new epoch instead of reloading.
-        const key = await readFile(next.signing.policyKeyFile, "utf8").catch(() => undefined);
-        const keyRotated = key !== undefined && key !== pipeline.policyKeyPem;
+        // A rotated policy key needs nothing here: the operator signs the next renewal with it.
         if (
-          !keyRotated &&
           isDeepStrictEqual({ ...next, normalize: config.normalize, policy: config.policy }, config)
         ) {
           pipeline.applyInPlace(next);
         } else {
-          await pipeline.stop(keyRotated ? "key-rotation" : "reload", graceMs);
+          await pipeline.stop("reload", graceMs);
           try {
             pipeline = await Pipeline.start(next, identity, events);
           } catch (err) {

@@ -1,12 +1,16 @@
-// Keeps the policy key Secret (auditready-<policy>-key) in step with the policy: creates it on
-// first reconcile, rotates it when spec.signing.keyRotation changes, and returns the public
-// history for the status and the verifiers' ConfigMap. Optimistic concurrency (resourceVersion)
-// means two reconciles can never both rotate: the loser gets a conflict and requeues.
+// Keeps the policy key Secret in step with the policy: creates it on first reconcile, rotates it
+// when spec.signing.keyRotation changes, and returns the public history for the status and the
+// verifiers' ConfigMap. Optimistic concurrency (resourceVersion) means two reconciles can never
+// both rotate: the loser gets a conflict and requeues.
+// The Secret lives in the OPERATOR's namespace (auditready-key-<ns>-<policy>), not the policy's:
+// no pod mounts it, and a namespace admin who can read the workload's Secrets cannot read it.
+// A cross-namespace owner reference is not allowed, so it is labelled with its policy instead.
 import type { CoreV1Api, V1Secret } from "@kubernetes/client-node";
 import type { Policy, SigningKeyStatus } from "../api/policy.ts";
 import { KEY_HISTORY, type KeyError, newKey, readKey, rotateHistory } from "../keys.ts";
-import { KEY_FILE, keySecretName } from "../names.ts";
-import { labelsFor, notFound, ownerReference } from "./objects.ts";
+import { signingKeyFromPem, type SigningKey } from "../../entry/keys.ts";
+import { KEY_FILE, POLICY_NAMESPACE_LABEL, policyKeySecretName } from "../names.ts";
+import { labelsFor, notFound } from "./objects.ts";
 
 export const ROTATION_ANNOTATION = "auditready.dev/key-rotation";
 
@@ -19,9 +23,9 @@ export async function ensurePolicyKey(
   core: CoreV1Api,
   policy: Policy,
   now: string,
+  namespace: string,
 ): Promise<{ ok: true; value: KeyOutcome } | { ok: false; error: KeyError }> {
-  const namespace = policy.namespace;
-  const name = keySecretName(policy.name);
+  const name = policyKeySecretName(policy.namespace, policy.name);
   const token = policy.spec.signing.keyRotation ?? "";
   let secret: V1Secret | undefined;
   try {
@@ -33,7 +37,7 @@ export async function ensurePolicyKey(
     const m = newKey(now);
     await core.createNamespacedSecret({
       namespace,
-      body: body(policy, name, m.privateKeyPem, [m.key], token),
+      body: body(policy, namespace, name, m.privateKeyPem, [m.key], token),
     });
     return {
       ok: true,
@@ -56,7 +60,7 @@ export async function ensurePolicyKey(
   }
   const m = newKey(now);
   const rotated = rotateHistory(known, m.key, now);
-  const next = body(policy, name, m.privateKeyPem, rotated, token);
+  const next = body(policy, namespace, name, m.privateKeyPem, rotated, token);
   next.metadata = { ...next.metadata, resourceVersion: secret.metadata?.resourceVersion ?? "" };
   await core.replaceNamespacedSecret({ namespace, name, body: next });
   return {
@@ -73,6 +77,7 @@ export async function ensurePolicyKey(
 
 function body(
   policy: Policy,
+  namespace: string,
   name: string,
   pem: string,
   history: SigningKeyStatus[],
@@ -81,10 +86,9 @@ function body(
   return {
     metadata: {
       name,
-      namespace: policy.namespace,
-      labels: labelsFor(policy),
+      namespace,
+      labels: { ...labelsFor(policy), [POLICY_NAMESPACE_LABEL]: policy.namespace },
       annotations: { [ROTATION_ANNOTATION]: token },
-      ownerReferences: [ownerReference(policy)],
     },
     type: "Opaque",
     data: {
@@ -95,3 +99,39 @@ function body(
 }
 
 export type { KeyError };
+
+const KEY_CACHE_MS = 30_000;
+
+/**
+ * The current private policy key, for the certify endpoint: read from the Secret, kept for 30 s
+ * (a rotation reaches new certificates within that; the old key is still valid meanwhile).
+ */
+export class PolicyKeys {
+  private readonly cache = new Map<string, { at: number; key: SigningKey }>();
+  private readonly core: CoreV1Api;
+  private readonly namespace: string;
+  constructor(core: CoreV1Api, namespace: string) {
+    this.core = core;
+    this.namespace = namespace;
+  }
+
+  async current(policy: Policy): Promise<SigningKey | { error: string }> {
+    const name = policyKeySecretName(policy.namespace, policy.name);
+    const hit = this.cache.get(name);
+    if (hit && Date.now() - hit.at < KEY_CACHE_MS) return hit.key;
+    let secret: V1Secret;
+    try {
+      secret = await this.core.readNamespacedSecret({ namespace: this.namespace, name });
+    } catch (err) {
+      if (notFound(err)) return { error: `the policy key of ${policy.name} is not made yet` };
+      throw err;
+    }
+    try {
+      const key = signingKeyFromPem(Buffer.from(secret.data?.[KEY_FILE] ?? "", "base64").toString());
+      this.cache.set(name, { at: Date.now(), key });
+      return key;
+    } catch (err) {
+      return { error: `the policy key of ${policy.name} is unusable: ${(err as Error).message}` };
+    }
+  }
+}

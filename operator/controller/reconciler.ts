@@ -7,8 +7,8 @@ import type { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-
 import type { Logger } from "pino";
 import { parsePolicy } from "../api/parse.ts";
 import type { AuditPolicyStatus, Policy, SigningKeyStatus, UncoveredPod } from "../api/policy.ts";
-import { renderSidecarConfig } from "../config.ts";
-import { configMapName, publicKeysConfigMapName } from "../names.ts";
+import { type CertifyEndpoint, renderSidecarConfig } from "../config.ts";
+import { CERTIFY_CA_KEY, configMapName, publicKeysConfigMapName } from "../names.ts";
 import type { PodView } from "../podview.ts";
 import { invalidStatus, type PolicyEvent, reconcileStatus, type StepState } from "../reconcile.ts";
 import { ownersToRestart } from "../rollout.ts";
@@ -41,6 +41,10 @@ export interface ReconcilerDeps {
   podsIn: (namespace: string) => PodView[];
   registerWebhooks: () => Promise<Registration>;
   identity: string;
+  /** The operator's namespace, where the policy key Secrets live. */
+  keyNamespace: string;
+  /** Where sidecars get their keys certified, and the CA to trust it with; undefined: not yet known. */
+  certify: () => CertifyEndpoint | undefined;
   log: Logger;
   topicRecheckMs?: number;
   /** How long a written Secret / ConfigMap is trusted before it is read again. */
@@ -192,7 +196,7 @@ export class PolicyReconciler {
       };
     }
     try {
-      const r = await ensurePolicyKey(this.deps.core, policy, now);
+      const r = await ensurePolicyKey(this.deps.core, policy, now, this.deps.keyNamespace);
       if (!r.ok) {
         return {
           state: { ok: false, reason: "InvalidKey", message: r.error.message } as StepState,
@@ -240,13 +244,22 @@ export class PolicyReconciler {
     // Without spec.containers and without pods the container names are unknown: the config is
     // written when the first pod appears (its sidecar waits for the ConfigMap to mount).
     if (containers.length === 0) return undefined;
-    const rendered = renderSidecarConfig(policy, containers);
+    const certify = this.deps.certify();
+    if (!certify) {
+      return {
+        ok: false,
+        reason: "CertifyEndpointUnknown",
+        message: "the operator's certify endpoint address is not known yet (its Service has no cluster IP)",
+      };
+    }
+    const rendered = renderSidecarConfig(policy, containers, certify);
     if (!rendered.ok) return { ok: false, reason: "ConfigError", message: rendered.error.message };
-    const fingerprint = `${policy.uid}/${rendered.yaml}`;
+    const fingerprint = `${policy.uid}/${rendered.yaml}/${certify.caPem}`;
     if (this.fresh(this.configMemo.get(key), fingerprint)) return undefined;
     try {
       await upsertConfigMap(this.deps.core, policy, configMapName(policy.name), {
         "config.yaml": rendered.yaml,
+        [CERTIFY_CA_KEY]: certify.caPem,
       });
       this.configMemo.set(key, { fingerprint, at: Date.now(), value: true });
       return undefined;

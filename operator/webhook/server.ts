@@ -8,7 +8,9 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Histogram, Registry } from "prom-client";
 import type { Policy } from "../api/policy.ts";
+import type { CertifyService } from "../certify/service.ts";
 import { type AdmitContext, admit } from "./admit.ts";
+import { CERTIFY_PATH } from "../names.ts";
 import { decodeReview, encodeReview } from "./review.ts";
 
 export interface WebhookServerOptions {
@@ -21,6 +23,8 @@ export interface WebhookServerOptions {
   log: Logger;
   latency: Histogram<"decision">;
   metrics: Registry;
+  /** POST /certify: a sidecar's epoch key, certified for its own pod (operator/certify/). */
+  certify?: CertifyService;
 }
 
 export interface WebhookServer {
@@ -30,6 +34,7 @@ export interface WebhookServer {
 }
 
 const MAX_BODY = 8 * 1024 * 1024;
+const MAX_CERTIFY_BODY = 64 * 1024;
 
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
   const server: Server = createServer({ cert: opts.certPem, key: opts.keyPem }, (req, res) => {
@@ -40,6 +45,25 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     if (req.method === "GET" && req.url === "/metrics") {
       void opts.metrics.metrics().then((text) => {
         res.writeHead(200, { "content-type": opts.metrics.contentType }).end(text);
+      });
+      return;
+    }
+    if (req.method === "POST" && req.url === CERTIFY_PATH && opts.certify) {
+      const certify = opts.certify;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_CERTIFY_BODY) req.destroy(new Error("certify request larger than 64 KiB"));
+        else chunks.push(c);
+      });
+      req.on("error", (err) => opts.log.warn({ err: String(err) }, "certify request failed"));
+      req.on("end", () => {
+        void certify
+          .handle(req.headers.authorization, Buffer.concat(chunks).toString("utf8"))
+          .then((a) => {
+            res.writeHead(a.status, { "content-type": "application/json" }).end(JSON.stringify(a.body));
+          });
       });
       return;
     }

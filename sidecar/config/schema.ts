@@ -113,11 +113,35 @@ export const SidecarConfig = z
         mode: SigningMode,
         sealEvery: SealEvery,
         heartbeatSeconds: HeartbeatSeconds,
-        policyKeyFile: filePath.describe(
-          "The policy's long-term Ed25519 private key (PKCS#8 PEM, a mounted Secret).",
-        ),
+        certify: z
+          .object({
+            url: z.string().url().describe("The operator's certify endpoint (https)."),
+            serverName: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("The name on the operator's serving certificate, when url holds an address."),
+            caFile: filePath.describe("The CA that signed the operator's serving certificate."),
+            tokenFile: filePath.describe(
+              "The pod's projected ServiceAccount token (audience auditready), re-read at each request.",
+            ),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "In a cluster (what the operator renders): the epoch key is made in memory and certified by the operator for this pod only.",
+          ),
+        policyKeyFile: filePath
+          .optional()
+          .describe(
+            "Outside a cluster only (the local demo, benchmarks): the sidecar certifies its own epoch key with this policy key (PKCS#8 PEM). The operator never renders it: in a cluster no pod holds a policy key.",
+          ),
       })
-      .strict(),
+      .strict()
+      .refine(
+        (s) => (s.certify !== undefined) !== (s.policyKeyFile !== undefined),
+        "configure exactly one of signing.certify or signing.policyKeyFile",
+      ),
     sink: z
       .object({ kafka: KafkaSink.optional(), ledger: LedgerSink.optional() })
       .strict()

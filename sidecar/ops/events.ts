@@ -5,6 +5,7 @@
 // redaction paths are a second guard.
 import pino, { type DestinationStream, type Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
+import type { CertObservation } from "../certify/keeper.ts";
 import type { SidecarError } from "../errors.ts";
 import type { SpoolObservation } from "../spool/spooling-sink.ts";
 import type { TailObservation } from "../tail/tailer.ts";
@@ -12,6 +13,7 @@ import type { TailObservation } from "../tail/tailer.ts";
 export type SidecarEvent =
   | TailObservation
   | SpoolObservation
+  | CertObservation
   | { type: "started"; version: string; origin: string; sink: string; resumedFiles: number }
   | { type: "state-missing"; path: string }
   | { type: "state-uncertain"; origin: string }
@@ -102,6 +104,14 @@ export class Events {
       sinkUp: gauge("sink_up", "1 while the sink accepts batches directly, 0 while spooling."),
       spoolFull: gauge("spool_full", "1 while the spool is full and reading waits."),
       backpressure: gauge("backpressure", "1 while reading is paused for the downstream."),
+      certified: gauge(
+        "key_certified",
+        "1 while the epoch key holds a valid certificate; 0 while records are held for one.",
+      ),
+      certExpiry: gauge(
+        "key_cert_expiry_timestamp_seconds",
+        "When the epoch key's certificate expires unless renewed (Unix seconds).",
+      ),
       lag: new Gauge({
         name: "auditready_file_lag_bytes",
         help: "Bytes of each tailed file not yet read.",
@@ -133,6 +143,7 @@ export class Events {
     this.m.sinkUp.set(1);
     this.m.spoolFull.set(0);
     this.m.backpressure.set(0);
+    this.m.certified.set(0);
   }
 
   setGauges(gauges: Gauges): void {
@@ -213,6 +224,24 @@ export class Events {
         );
         return;
       }
+      case "key-certified":
+        m.certified.set(1);
+        m.certExpiry.set(Date.parse(e.notAfter) / 1_000);
+        log.info(
+          { event: e.type, keyId: e.keyId, by: e.by, notAfter: e.notAfter, streams: e.streams },
+          "epoch key certified",
+        );
+        return;
+      case "certify-failed":
+        m.errors.inc({ kind: e.error.kind });
+        if (e.holding) m.certified.set(0);
+        log[e.holding ? "warn" : "info"](
+          { event: e.type, holding: e.holding, ...errorFields(e.error) },
+          e.holding
+            ? "epoch key not certified: records are held until it is"
+            : "certificate renewal failed; the current one is still valid",
+        );
+        return;
       case "sink-recovered":
         m.sinkUp.set(1);
         this.lastSinkError = undefined;

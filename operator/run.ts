@@ -17,9 +17,9 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client
 import { GROUP, PLURAL, VERSION } from "./api/policy.ts";
 import { CertifyService } from "./certify/service.ts";
 import type { CertifyEndpoint } from "./config.ts";
-import { PolicyKeys } from "./controller/keysecret.ts";
 import { Informer, type ListPage } from "./controller/informer.ts";
 import { KafkaAdmins } from "./controller/kafka.ts";
+import { PolicyKeys } from "./controller/keysecret.ts";
 import { PolicyIndex } from "./controller/policyindex.ts";
 import { WorkQueue } from "./controller/queue.ts";
 import { PolicyReconciler, type RawPolicy } from "./controller/reconciler.ts";
@@ -185,7 +185,10 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       const svc = await core
         .readNamespacedService({ namespace: e.service.namespace, name: e.service.name })
         .catch((err: unknown) => {
-          o.log.warn({ err: String(err) }, "cannot read the operator's Service for the certify address");
+          o.log.warn(
+            { err: String(err) },
+            "cannot read the operator's Service for the certify address",
+          );
           return undefined;
         });
       const ip = svc?.spec?.clusterIP;

@@ -11,7 +11,7 @@ import { createNormalizer } from "../entry/normalize/normalizer.ts";
 import type { Emitted, StreamState } from "../entry/seal.ts";
 import { StreamSealer } from "../entry/seal.ts";
 import { sleep } from "./backoff.ts";
-import { certifierFor, type CertifyStream } from "./certify/certifier.ts";
+import { type CertifyStream, certifierFor } from "./certify/certifier.ts";
 import { CertKeeper } from "./certify/keeper.ts";
 import { originOf, type PodIdentity } from "./config/identity.ts";
 import type { SidecarConfig } from "./config/schema.ts";

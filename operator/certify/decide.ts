@@ -2,12 +2,13 @@
 // review, the pod it names, and the policies of its namespace. A sidecar gets its epoch key
 // certified for exactly the streams its own pod can have (the policy's sources for the pod's
 // selected containers), for its pod UID, and for a short time. Nothing here does I/O.
+
+import type { CertSubject } from "../../entry/record.ts";
 import { originOf } from "../../sidecar/config/identity.ts";
 import type { Policy } from "../api/policy.ts";
 import { logDirs, sidecarPaths } from "../logdirs.ts";
 import { INJECTED_ANNOTATION, parseInjected, SIDECAR_CONTAINER } from "../names.ts";
 import { selectingPolicies } from "../select.ts";
-import type { CertSubject } from "../../entry/record.ts";
 
 /** The sidecar's request body. */
 export interface CertifyRequest {
@@ -50,7 +51,9 @@ export interface Grant {
   policy: Policy;
 }
 
-export type Decision = { ok: true; grant: Grant } | { ok: false; status: 400 | 403; message: string };
+export type Decision =
+  | { ok: true; grant: Grant }
+  | { ok: false; status: 400 | 403; message: string };
 
 export const MAX_STREAMS = 64;
 
@@ -66,13 +69,19 @@ export function decide(
   if (pod.uid !== token.podUid)
     return deny(403, `${who} is another pod now (uid ${pod.uid}, the token names ${token.podUid})`);
   if (pod.serviceAccount !== token.serviceAccount)
-    return deny(403, `${who} runs as ${pod.serviceAccount}, the token is for ${token.serviceAccount}`);
+    return deny(
+      403,
+      `${who} runs as ${pod.serviceAccount}, the token is for ${token.serviceAccount}`,
+    );
   const injected = parseInjected(pod.annotations[INJECTED_ANNOTATION]);
   if (!injected || !pod.hasSidecar) return deny(403, `${who} was not injected by auditready`);
   const chosen = selectingPolicies(pod.namespace, pod.labels, policies)[0];
   if (!chosen) return deny(403, `${who} is not selected by any AuditPolicy`);
   if (chosen.name !== injected.policy)
-    return deny(403, `${who} was injected by ${injected.policy}, but ${chosen.name} selects it now`);
+    return deny(
+      403,
+      `${who} was injected by ${injected.policy}, but ${chosen.name} selects it now`,
+    );
   if (pod.sidecarMismatch) return deny(403, `${who}: ${pod.sidecarMismatch}`);
 
   if (typeof req.key !== "string" || Buffer.from(req.key, "base64").length !== 32)
@@ -96,7 +105,10 @@ export function decide(
       return deny(403, `${who} has no container ${s.container} that ${chosen.name} ships`);
     const expected = originOf(identity, s.container, sidecarPaths(dirs, s.container)[0] ?? "");
     if (s.origin !== expected)
-      return deny(403, `${who} cannot have stream ${s.origin} (its stream for ${s.container} is ${expected})`);
+      return deny(
+        403,
+        `${who} cannot have stream ${s.origin} (its stream for ${s.container} is ${expected})`,
+      );
   }
   const created = Date.parse(pod.createdAt);
   const asked = req.notBefore === undefined ? ctx.now : Date.parse(req.notBefore);

@@ -12,7 +12,13 @@ import type { KeyCert } from "../../entry/record.ts";
 import type { Policy } from "../api/policy.ts";
 import { notFound } from "../controller/objects.ts";
 import { TOKEN_AUDIENCE } from "../names.ts";
-import { type CertifyRequest, decide, type PodFacts, podFacts, type ReviewedToken } from "./decide.ts";
+import {
+  type CertifyRequest,
+  decide,
+  type PodFacts,
+  podFacts,
+  type ReviewedToken,
+} from "./decide.ts";
 
 export interface CertifyDeps {
   auth: AuthenticationV1Api;
@@ -55,7 +61,8 @@ export class CertifyService {
 
   private async answer(authorization: string | undefined, body: string): Promise<CertifyAnswer> {
     const token = /^Bearer (\S+)$/.exec(authorization ?? "")?.[1];
-    if (!token) return fail(401, "no bearer token: present the pod's projected ServiceAccount token");
+    if (!token)
+      return fail(401, "no bearer token: present the pod's projected ServiceAccount token");
     let req: CertifyRequest;
     try {
       req = JSON.parse(body) as CertifyRequest;
@@ -73,7 +80,11 @@ export class CertifyService {
     });
     if (!decision.ok) {
       this.d.log.warn(
-        { pod: `${reviewed.namespace}/${reviewed.podName}`, status: decision.status, reason: decision.message },
+        {
+          pod: `${reviewed.namespace}/${reviewed.podName}`,
+          status: decision.status,
+          reason: decision.message,
+        },
         "certification refused",
       );
       return fail(decision.status, decision.message);
@@ -95,7 +106,12 @@ export class CertifyService {
       }),
     );
     this.d.log.info(
-      { pod: `${g.subject.namespace}/${g.subject.pod}`, keyId: keyIdOf(raw), streams: certs.length, notAfter: g.notAfter },
+      {
+        pod: `${g.subject.namespace}/${g.subject.pod}`,
+        keyId: keyIdOf(raw),
+        streams: certs.length,
+        notAfter: g.notAfter,
+      },
       "epoch key certified",
     );
     return { status: 200, body: { certs } };
@@ -115,7 +131,9 @@ export class CertifyService {
     const podName = s.user?.extra?.[POD_NAME]?.[0];
     const podUid = s.user?.extra?.[POD_UID]?.[0];
     if (!podName || !podUid)
-      return { error: "the token is not bound to a pod (use the projected token the sidecar mounts)" };
+      return {
+        error: "the token is not bound to a pod (use the projected token the sidecar mounts)",
+      };
     return { namespace, serviceAccount, podName, podUid };
   }
 
@@ -125,7 +143,10 @@ export class CertifyService {
       const facts = podFacts(raw);
       const policy = this.d
         .policiesIn(t.namespace)
-        .find((p) => p.name === (raw.metadata?.annotations?.["auditready.dev/injected"] ?? "").split("@")[0]);
+        .find(
+          (p) =>
+            p.name === (raw.metadata?.annotations?.["auditready.dev/injected"] ?? "").split("@")[0],
+        );
       const mismatch = policy && this.d.sidecarMismatch?.(raw, policy);
       return mismatch ? { ...facts, sidecarMismatch: mismatch } : facts;
     } catch (err) {

@@ -6,9 +6,9 @@
 // no pod mounts it, and a namespace admin who can read the workload's Secrets cannot read it.
 // A cross-namespace owner reference is not allowed, so it is labelled with its policy instead.
 import type { CoreV1Api, V1Secret } from "@kubernetes/client-node";
+import { type SigningKey, signingKeyFromPem } from "../../entry/keys.ts";
 import type { Policy, SigningKeyStatus } from "../api/policy.ts";
 import { KEY_HISTORY, type KeyError, newKey, readKey, rotateHistory } from "../keys.ts";
-import { signingKeyFromPem, type SigningKey } from "../../entry/keys.ts";
 import { KEY_FILE, POLICY_NAMESPACE_LABEL, policyKeySecretName } from "../names.ts";
 import { labelsFor, notFound } from "./objects.ts";
 
@@ -127,7 +127,9 @@ export class PolicyKeys {
       throw err;
     }
     try {
-      const key = signingKeyFromPem(Buffer.from(secret.data?.[KEY_FILE] ?? "", "base64").toString());
+      const key = signingKeyFromPem(
+        Buffer.from(secret.data?.[KEY_FILE] ?? "", "base64").toString(),
+      );
       this.cache.set(name, { at: Date.now(), key });
       return key;
     } catch (err) {

@@ -249,7 +249,8 @@ export class PolicyReconciler {
       return {
         ok: false,
         reason: "CertifyEndpointUnknown",
-        message: "the operator's certify endpoint address is not known yet (its Service has no cluster IP)",
+        message:
+          "the operator's certify endpoint address is not known yet (its Service has no cluster IP)",
       };
     }
     const rendered = renderSidecarConfig(policy, containers, certify);

@@ -9,8 +9,8 @@ import type { Logger } from "pino";
 import type { Histogram, Registry } from "prom-client";
 import type { Policy } from "../api/policy.ts";
 import type { CertifyService } from "../certify/service.ts";
-import { type AdmitContext, admit } from "./admit.ts";
 import { CERTIFY_PATH } from "../names.ts";
+import { type AdmitContext, admit } from "./admit.ts";
 import { decodeReview, encodeReview } from "./review.ts";
 
 export interface WebhookServerOptions {
@@ -62,7 +62,9 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
         void certify
           .handle(req.headers.authorization, Buffer.concat(chunks).toString("utf8"))
           .then((a) => {
-            res.writeHead(a.status, { "content-type": "application/json" }).end(JSON.stringify(a.body));
+            res
+              .writeHead(a.status, { "content-type": "application/json" })
+              .end(JSON.stringify(a.body));
           });
       });
       return;

@@ -64,9 +64,13 @@ export class OperatorCertifier implements Certifier {
     if (status !== 200) {
       // 400/401/403 will not pass by waiting alone, but the pod may change (a policy, a token
       // refresh): keep asking, slowly, and say why on /readyz.
-      throw new SidecarError("certify", `the operator refused (${status}): ${answer.error ?? text}`, {
-        retriable: status >= 500 || status === 401,
-      });
+      throw new SidecarError(
+        "certify",
+        `the operator refused (${status}): ${answer.error ?? text}`,
+        {
+          retriable: status >= 500 || status === 401,
+        },
+      );
     }
     const certs = KeyCert.array().safeParse(answer.certs);
     if (!certs.success || certs.data.length !== streams.length)
@@ -76,9 +80,13 @@ export class OperatorCertifier implements Certifier {
     for (const [i, c] of certs.data.entries()) {
       const s = streams[i] as CertifyStream;
       if (c.keyId !== key.keyId || c.origin !== s.origin || c.epoch !== s.epoch)
-        throw new SidecarError("certify", `the operator certified another key or stream than asked`, {
-          retriable: true,
-        });
+        throw new SidecarError(
+          "certify",
+          `the operator certified another key or stream than asked`,
+          {
+            retriable: true,
+          },
+        );
     }
     return certs.data;
   }

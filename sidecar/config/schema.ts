@@ -120,7 +120,9 @@ export const SidecarConfig = z
               .string()
               .min(1)
               .optional()
-              .describe("The name on the operator's serving certificate, when url holds an address."),
+              .describe(
+                "The name on the operator's serving certificate, when url holds an address.",
+              ),
             caFile: filePath.describe("The CA that signed the operator's serving certificate."),
             tokenFile: filePath.describe(
               "The pod's projected ServiceAccount token (audience auditready), re-read at each request.",

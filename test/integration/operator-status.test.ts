@@ -38,6 +38,7 @@ const objects = kc.makeApiClient(CustomObjectsApi);
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const run = runId();
 const namespace = `status-${run}`;
+let operatorPort = 0;
 const topic = `it.status.${run}`;
 let deployment: Deployment;
 
@@ -76,7 +77,7 @@ describe("AuditPolicy status, keys and topic from the controller", () => {
   beforeAll(async () => {
     await installCrd(kc);
     deployment = await deployOperator(kc, run);
-    await deployment.start("status-a");
+    operatorPort = (await deployment.start("status-a")).webhookPort;
     await createNamespace(kc, namespace);
     await core.createNamespacedPod({ namespace, body: podBody("old-1", { app: "pay" }) });
     // creationTimestamp has one-second resolution: make "before the policy" unambiguous.
@@ -182,15 +183,19 @@ describe("AuditPolicy status, keys and topic from the controller", () => {
     expect(s.observedGeneration).toBe(1);
   });
 
-  it("keeps the policy key in a Secret it owns and publishes the public half", async () => {
+  it("keeps the policy key in a Secret in its own namespace, none in the policy's, and publishes the public half", async () => {
     const s = await statusWhere("pay", (s) => (s.signingKeys?.length ?? 0) > 0);
-    const secret = await core.readNamespacedSecret({ namespace, name: "auditready-pay-key" });
-    const policy = (await readPolicy(kc, namespace, "pay")) as { metadata: { uid?: string } };
-    expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({
-      kind: "AuditPolicy",
-      name: "pay",
-      uid: policy.metadata.uid,
+    const secret = await core.readNamespacedSecret({
+      namespace: deployment.namespace,
+      name: `auditready-key-${namespace}-pay`,
     });
+    expect(secret.metadata?.labels).toMatchObject({
+      "auditready.dev/policy": "pay",
+      "auditready.dev/policy-namespace": namespace,
+    });
+    // No Secret in the workload's namespace holds a private key.
+    const inPolicyNs = await core.listNamespacedSecret({ namespace });
+    expect(inPolicyNs.items.filter((x) => x.data?.["policy.key"] !== undefined)).toEqual([]);
     const pem = Buffer.from(secret.data?.["policy.key"] ?? "", "base64").toString();
     expect(pem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     const key = createPrivateKey(pem);
@@ -209,7 +214,13 @@ describe("AuditPolicy status, keys and topic from the controller", () => {
     const config = SidecarConfig.parse(parse(cm.data?.["config.yaml"] ?? ""));
     expect(config.sources).toEqual([{ container: "api", paths: ["/var/log/app/api/access*.log"] }]);
     expect(config.sink.kafka?.topic).toBe(topic);
-    expect(config.signing.policyKeyFile).toBe("/etc/auditready/keys/policy.key");
+    expect(config.signing.policyKeyFile).toBeUndefined();
+    expect(config.signing.certify).toMatchObject({
+      url: `https://127.0.0.1:${operatorPort}/certify`,
+      caFile: "/etc/auditready/certify-ca.crt",
+      tokenFile: "/var/run/secrets/auditready.dev/token",
+    });
+    expect(cm.data?.["certify-ca.crt"]).toMatch(/^-----BEGIN CERTIFICATE-----/);
     expect(config.stateDir).toBe("/var/log/app/.auditready");
   });
 

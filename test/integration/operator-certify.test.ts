@@ -1,0 +1,247 @@
+// The certify endpoint on the real API server: a pod's projected-style token (TokenRequest,
+// audience auditready, bound to the pod) gets an epoch key certified for exactly that pod's
+// stream, signed by the policy key the status publishes; every other attempt is refused with
+// the reason. The operator runs as its own ServiceAccount under the chart's RBAC.
+import { generateKeyPairSync } from "node:crypto";
+import { request } from "node:https";
+import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { certSignatureValid } from "../../entry/cert.ts";
+import { keyIdOf } from "../../entry/keys.ts";
+import type { KeyCert } from "../../entry/record.ts";
+import type { AuditPolicyStatus } from "../../operator/api/policy.ts";
+import { SidecarConfig } from "../../sidecar/config/schema.ts";
+import {
+  adminConfig,
+  createNamespace,
+  type Deployment,
+  deployOperator,
+  installCrd,
+  minimalSpec,
+  podBody,
+  policyBody,
+  policyRef,
+  readPolicy,
+  runId,
+  until,
+} from "./operator-support.ts";
+
+const kc = adminConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const objects = kc.makeApiClient(CustomObjectsApi);
+const run = runId();
+const namespace = `certify-${run}`;
+let deployment: Deployment;
+let config: SidecarConfig;
+let ca = "";
+
+const rawKey = () => {
+  const { publicKey } = generateKeyPairSync("ed25519");
+  return Buffer.from(String(publicKey.export({ format: "jwk" }).x), "base64url");
+};
+
+async function tokenFor(pod: V1Pod, audience = "auditready"): Promise<string> {
+  const r = await core.createNamespacedServiceAccountToken({
+    namespace,
+    name: "app",
+    body: {
+      spec: {
+        audiences: [audience],
+        expirationSeconds: 600,
+        boundObjectRef: {
+          kind: "Pod",
+          apiVersion: "v1",
+          name: pod.metadata?.name ?? "",
+          uid: pod.metadata?.uid ?? "",
+        },
+      },
+    },
+  });
+  return r.status?.token ?? "";
+}
+
+function certify(
+  token: string | undefined,
+  body: unknown,
+): Promise<{ status: number; body: { certs?: KeyCert[]; error?: string } }> {
+  const url = config.signing.certify?.url ?? "";
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "POST",
+        ca,
+        headers: {
+          "content-type": "application/json",
+          ...(token !== undefined && { authorization: `Bearer ${token}` }),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(chunks).toString()) as { error?: string },
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+const originOf = (pod: string) => {
+  const path = config.sources[0]?.paths[0] ?? "";
+  return `it-cluster/${namespace}/${pod}/api/${path.replace(/^\/+/, "")}`;
+};
+
+async function createPod(name: string, labels: Record<string, string>): Promise<V1Pod> {
+  return core.createNamespacedPod({
+    namespace,
+    body: podBody(name, labels, {
+      spec: {
+        serviceAccountName: "app",
+        containers: [{ name: "api", image: "registry.invalid/app:1" }],
+      },
+    }),
+  });
+}
+
+describe("POST /certify on the real API server", () => {
+  beforeAll(async () => {
+    await installCrd(kc);
+    deployment = await deployOperator(kc, run);
+    await deployment.start("certify-a");
+    await createNamespace(kc, namespace);
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: "app" } } });
+    await objects.createNamespacedCustomObject({
+      ...policyRef(namespace),
+      body: policyBody("pay", minimalSpec("pay", `certify-${run}`, { containers: ["api"] }), run),
+    });
+    let n = 0;
+    await until(
+      "injection in effect",
+      async () => {
+        const name = `probe-${n++}`;
+        const created = await createPod(name, { app: "pay" });
+        await core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 });
+        return created.metadata?.annotations?.["auditready.dev/injected"] ? true : undefined;
+      },
+      30_000,
+    );
+    const cm = await until("sidecar config", () =>
+      core.readNamespacedConfigMap({ namespace, name: "auditready-pay-config" }),
+    );
+    config = SidecarConfig.parse(parse(cm.data?.["config.yaml"] ?? ""));
+    ca = cm.data?.["certify-ca.crt"] ?? "";
+  }, 120_000);
+
+  afterAll(async () => {
+    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+    await deployment?.cleanup();
+  });
+
+  it("certifies a pod's key for its own stream, bound to its UID, signed by the published policy key", async () => {
+    const pod = await createPod("pay-1", { app: "pay" });
+    const key = rawKey();
+    const origin = originOf("pay-1");
+    const r = await certify(await tokenFor(pod), {
+      key: key.toString("base64"),
+      streams: [{ origin, epoch: 7, container: "api" }],
+    });
+    expect(r.status, r.body.error).toBe(200);
+    const cert = r.body.certs?.[0] as KeyCert;
+    expect(cert).toMatchObject({
+      keyId: keyIdOf(key),
+      origin,
+      epoch: 7,
+      container: "api",
+      subject: {
+        cluster: "it-cluster",
+        namespace,
+        pod: "pay-1",
+        podUid: pod.metadata?.uid,
+        serviceAccount: "app",
+        policy: "pay",
+      },
+    });
+    const validity = Date.parse(cert.notAfter) - Date.now();
+    expect(validity).toBeGreaterThan(55 * 60_000);
+    expect(validity).toBeLessThanOrEqual(60 * 60_000);
+    // Not before the pod existed.
+    expect(Date.parse(cert.notBefore)).toBeGreaterThanOrEqual(
+      Date.parse(String(pod.metadata?.creationTimestamp)),
+    );
+    const policyKey = await until("the policy key on the status", async () => {
+      const status = (await readPolicy(kc, namespace, "pay")).status as
+        | AuditPolicyStatus
+        | undefined;
+      return status?.signingKeys?.find((k) => k.keyId === cert.policyKeyId);
+    });
+    expect(policyKey).toBeDefined();
+    expect(certSignatureValid(cert, Buffer.from(policyKey?.publicKey ?? "", "base64"))).toBe(true);
+  });
+
+  it("refuses another pod's stream, naming the stream the pod may have", async () => {
+    const pod = await createPod("pay-2", { app: "pay" });
+    const r = await certify(await tokenFor(pod), {
+      key: rawKey().toString("base64"),
+      streams: [{ origin: originOf("pay-1"), epoch: 1, container: "api" }],
+    });
+    expect(r.status).toBe(403);
+    expect(r.body.error).toContain(`cannot have stream ${originOf("pay-1")}`);
+    expect(r.body.error).toContain(`its stream for api is ${originOf("pay-2")}`);
+  });
+
+  it("refuses a token of another audience, a garbage token and no token", async () => {
+    const pod = await createPod("pay-3", { app: "pay" });
+    const body = {
+      key: rawKey().toString("base64"),
+      streams: [{ origin: originOf("pay-3"), epoch: 1, container: "api" }],
+    };
+    const other = await certify(await tokenFor(pod, "vault"), body);
+    expect(other.status).toBe(401);
+    expect(other.body.error).toMatch(/^token rejected: .*audience/);
+    const garbage = await certify("not-a-token", body);
+    expect(garbage.status).toBe(401);
+    const none = await certify(undefined, body);
+    expect(none.status).toBe(401);
+    expect(none.body.error).toContain("no bearer token");
+    // The right token for the same body passes: the refusals were for the token alone.
+    expect((await certify(await tokenFor(pod), body)).status).toBe(200);
+  });
+
+  it("refuses a pod no policy injected", async () => {
+    const pod = await createPod("other-1", { app: "other" });
+    const r = await certify(await tokenFor(pod), {
+      key: rawKey().toString("base64"),
+      streams: [{ origin: originOf("other-1"), epoch: 1, container: "api" }],
+    });
+    expect(r.status).toBe(403);
+    expect(r.body.error).toBe(`pod ${namespace}/other-1 was not injected by auditready`);
+  });
+
+  it("refuses a deleted pod's token, and a recreated pod of the same name with the old token", async () => {
+    const pod = await createPod("pay-4", { app: "pay" });
+    const token = await tokenFor(pod);
+    const body = {
+      key: rawKey().toString("base64"),
+      streams: [{ origin: originOf("pay-4"), epoch: 1, container: "api" }],
+    };
+    await core.deleteNamespacedPod({ namespace, name: "pay-4", gracePeriodSeconds: 0 });
+    await until("pod gone", async () =>
+      (await core.listNamespacedPod({ namespace })).items.some((p) => p.metadata?.name === "pay-4")
+        ? undefined
+        : true,
+    );
+    const gone = await certify(token, body);
+    expect(gone.status).toBe(401);
+    expect(gone.body.error).toMatch(/^token rejected: /);
+    await createPod("pay-4", { app: "pay" });
+    const recreated = await certify(token, body);
+    expect(recreated.status).toBe(401);
+  });
+});

@@ -56,6 +56,7 @@ const operator = await startOperator({
     ipAddresses: urlHost !== undefined && isIP(urlHost) ? [urlHost] : [],
   },
   leaseName: s.AUDITREADY_LEASE,
+  certValidityMs: s.AUDITREADY_CERT_VALIDITY_SECONDS * 1_000,
   ...(s.AUDITREADY_POLICY_SELECTOR && { policySelector: s.AUDITREADY_POLICY_SELECTOR }),
 });
 log.info({ port: operator.webhookPort, identity: s.POD_NAME }, "operator started");

@@ -32,6 +32,13 @@ const Settings = z
       .optional()
       .describe("Only AuditPolicies matching this label selector are handled."),
     AUDITREADY_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    AUDITREADY_CERT_VALIDITY_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(86_400)
+      .default(3_600)
+      .describe("How long a certified epoch key stays valid (sidecars renew at two thirds)."),
   })
   .loose();
 export type Settings = z.infer<typeof Settings>;

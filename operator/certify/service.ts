@@ -7,9 +7,10 @@ import type { AuthenticationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Counter } from "prom-client";
 import { certifyKey } from "../../entry/cert.ts";
-import { keyIdOf, type SigningKey } from "../../entry/keys.ts";
+import { keyIdOf } from "../../entry/keys.ts";
 import type { KeyCert } from "../../entry/record.ts";
 import type { Policy } from "../api/policy.ts";
+import type { CurrentKey } from "../controller/keysecret.ts";
 import { notFound } from "../controller/objects.ts";
 import { TOKEN_AUDIENCE } from "../names.ts";
 import {
@@ -26,7 +27,7 @@ export interface CertifyDeps {
   cluster: string;
   policiesIn: (namespace: string) => readonly Policy[];
   /** The policy's current signing key, or why it is not available. */
-  policyKey: (policy: Policy) => Promise<SigningKey | { error: string }>;
+  policyKey: (policy: Policy) => Promise<CurrentKey | { error: string }>;
   /** Checks the pod's sidecar against what injection makes; a message when it differs. */
   sidecarMismatch?: (pod: unknown, policy: Policy) => string | undefined;
   validityMs: number;
@@ -93,15 +94,18 @@ export class CertifyService {
     const key = await this.d.policyKey(g.policy);
     if ("error" in key) return fail(503, key.error);
     const raw = Buffer.from(req.key, "base64");
+    // A certificate never starts before the policy key that signs it was current: after a
+    // rotation, a renewal covers from the rotation on; the earlier one (old key) covers before.
+    const notBefore = new Date(Math.max(Date.parse(g.notBefore), key.notBefore)).toISOString();
     const certs = g.streams.map((s) =>
-      certifyKey(key, {
+      certifyKey(key.signing, {
         key: raw.toString("base64"),
         keyId: keyIdOf(raw),
         origin: s.origin,
         epoch: s.epoch,
         container: s.container,
         subject: g.subject,
-        notBefore: g.notBefore,
+        notBefore,
         notAfter: g.notAfter,
       }),
     );

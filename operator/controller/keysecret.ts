@@ -102,12 +102,18 @@ export type { KeyError };
 
 const KEY_CACHE_MS = 30_000;
 
+/** The policy's signing key and when it became current (its certificates start no earlier). */
+export interface CurrentKey {
+  signing: SigningKey;
+  notBefore: number;
+}
+
 /**
  * The current private policy key, for the certify endpoint: read from the Secret, kept for 30 s
  * (a rotation reaches new certificates within that; the old key is still valid meanwhile).
  */
 export class PolicyKeys {
-  private readonly cache = new Map<string, { at: number; key: SigningKey }>();
+  private readonly cache = new Map<string, { at: number; key: CurrentKey }>();
   private readonly core: CoreV1Api;
   private readonly namespace: string;
   constructor(core: CoreV1Api, namespace: string) {
@@ -115,7 +121,7 @@ export class PolicyKeys {
     this.namespace = namespace;
   }
 
-  async current(policy: Policy): Promise<SigningKey | { error: string }> {
+  async current(policy: Policy): Promise<CurrentKey | { error: string }> {
     const name = policyKeySecretName(policy.namespace, policy.name);
     const hit = this.cache.get(name);
     if (hit && Date.now() - hit.at < KEY_CACHE_MS) return hit.key;
@@ -127,9 +133,16 @@ export class PolicyKeys {
       throw err;
     }
     try {
-      const key = signingKeyFromPem(
+      const signing = signingKeyFromPem(
         Buffer.from(secret.data?.[KEY_FILE] ?? "", "base64").toString(),
       );
+      const history = KEY_HISTORY.safeParse(
+        JSON.parse(Buffer.from(secret.data?.["keys.json"] ?? "W10=", "base64").toString()),
+      );
+      const entry = history.success
+        ? history.data.find((k) => k.keyId === signing.keyId)
+        : undefined;
+      const key = { signing, notBefore: Date.parse(entry?.notBefore ?? "") || 0 };
       this.cache.set(name, { at: Date.now(), key });
       return key;
     } catch (err) {

@@ -71,7 +71,13 @@ export function ensureInstalled(): void {
   } catch {
     // not installed yet
   }
-  installChart(helm, images().app, "e2e", ["--set", "rollout.restart=true"]);
+  // Short certificates, so a renewal (and a rotated key reaching running pods) is seen in a test.
+  installChart(helm, images().app, "e2e", [
+    "--set",
+    "rollout.restart=true",
+    "--set",
+    "certValiditySeconds=90",
+  ]);
 }
 
 export interface PodSummary {

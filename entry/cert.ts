@@ -27,7 +27,11 @@ export function keyCertMessage(cert: KeyCert): { key: string; value: Buffer } {
 }
 
 /** The container segment of an origin `<cluster>/<ns>/<pod>/<container>/<file>`. */
-export function originMatchesSubject(origin: string, subject: CertSubject, container: string): boolean {
+export function originMatchesSubject(
+  origin: string,
+  subject: CertSubject,
+  container: string,
+): boolean {
   const prefix = `${subject.cluster}/${subject.namespace}/${subject.pod}/${container}/`;
   return origin.startsWith(prefix) && origin.length > prefix.length;
 }

@@ -10,6 +10,7 @@ import { createNormalizer } from "../entry/normalize/normalizer.ts";
 import { NormalizeOptions } from "../entry/normalize/options.ts";
 import type { KubernetesIdentity } from "../entry/record.ts";
 import { type Emitted, StreamSealer } from "../entry/seal.ts";
+import { certMessage, TestOperator } from "../entry/verify/testing.ts";
 import { Verifier } from "../entry/verify/verifier.ts";
 import { floorSeal } from "./entry-floor.ts";
 
@@ -107,7 +108,10 @@ function measureAgainst(
   return best;
 }
 
-const policyKey = generateSigningKey();
+// The operator holds the policy key and certifies the sidecar's in-memory epoch key.
+const operator = new TestOperator();
+const epochKey = generateSigningKey();
+const ORIGIN = `bench/${identity.namespace}/${identity.pod}/${identity.container}/access.log`;
 
 /**
  * Normalizes and seals `lines`. What the sealer emits is kept only when asked (the verify input):
@@ -142,13 +146,14 @@ function seal(
   let t = 1_795_428_000_000;
   const { sealer, out } = StreamSealer.open(
     {
-      origin: `bench/payments/api/api/access.log`,
-      policyKey,
+      origin: ORIGIN,
+      key: epochKey,
       seal: { entries, millis: 1_000_000, heartbeatMs: 1_000_000 },
       now: () => t,
     },
     null,
   );
+  out.push(certMessage(operator.certify(epochKey, ORIGIN, sealer.epoch, identity, t)));
   let offset = 0;
   let bytes = 0;
   for (const line of lines) {
@@ -226,7 +231,7 @@ function main(): void {
   const sealed = seal(json, "json", 1000, true);
   const verify = measure(sealed.length, () => {
     const v = new Verifier({
-      trustedKeys: [{ publicKey: policyKey.publicKey.toString("base64") }],
+      trustedKeys: [{ publicKey: operator.policyKey.publicKey.toString("base64") }],
     });
     let i = 0;
     for (const m of sealed) v.add({ key: m.key, value: m.value, position: String(i++) });

@@ -119,9 +119,7 @@ export const KeyCert = z
 export type KeyCert = z.infer<typeof KeyCert>;
 
 /** The public half of an epoch key, as the leaf that introduces it names it. */
-export const EpochKey = z
-  .object({ keyId, key: b64.describe("Raw Ed25519 public key.") })
-  .strict();
+export const EpochKey = z.object({ keyId, key: b64.describe("Raw Ed25519 public key.") }).strict();
 export type EpochKey = z.infer<typeof EpochKey>;
 
 const leafBase = {

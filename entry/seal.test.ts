@@ -56,7 +56,7 @@ describe("StreamSealer.state", () => {
     const { sealer } = StreamSealer.open(
       {
         origin: "c/ns/pod/app/access.log",
-        policyKey: generateSigningKey(),
+        key: generateSigningKey(),
         seal: { entries: 3, millis: 1e9, heartbeatMs: 1e9 },
         now: () => t++,
       },
@@ -71,7 +71,7 @@ describe("StreamSealer.state", () => {
     const again = StreamSealer.open(
       {
         origin: "c/ns/pod/app/access.log",
-        policyKey: generateSigningKey(),
+        key: generateSigningKey(),
         seal: { entries: 3, millis: 1e9, heartbeatMs: 1e9 },
         now: () => t++,
       },
@@ -93,7 +93,7 @@ describe("checkpoint times", () => {
     const { sealer, out } = StreamSealer.open(
       {
         origin: "c/ns/pod/app/access.log",
-        policyKey: generateSigningKey(),
+        key: generateSigningKey(),
         seal: { entries: 1, millis: 1e9, heartbeatMs: 1e9 },
         now: () => times[Math.min(i, times.length - 1)] as number,
       },

@@ -7,6 +7,10 @@ export const FINDING_LEVELS = {
   NON_CANONICAL: "error",
   BAD_SIGNATURE: "error",
   UNKNOWN_KEY: "error",
+  /** An epoch key with no valid certificate for this origin and epoch: nothing it sealed counts. */
+  UNCERTIFIED_KEY: "error",
+  /** A record whose `event.k8s` names another pod or container than its key's certificate. */
+  IDENTITY_MISMATCH: "error",
   KEY_NOT_VALID: "error",
   SEALED_BY_LATER_KEY: "error",
   ROOT_MISMATCH: "error",

@@ -8,9 +8,9 @@
 // checked with the zod schemas.
 
 import type { z } from "zod";
-import type { Json, ParseLimits } from "../canonical.ts";
+import { canonicalBytes, type Json, type ParseLimits } from "../canonical.ts";
 import { leafDigest } from "../merkle.ts";
-import { CheckpointMessage, LeafRecord } from "../record.ts";
+import { CheckpointMessage, type KeyCert, KeyCertMessage, LeafRecord } from "../record.ts";
 import { type Finding, FindingList, finding } from "./findings.ts";
 import { type LeafExtras, LeafTable } from "./leaves.ts";
 import { type LogFields, scanRecord } from "./scan.ts";
@@ -33,10 +33,19 @@ export interface CheckpointFact {
   position: string;
 }
 
+/** A `key-cert` message: the operator's certificate for an epoch key, checked in the second pass. */
+export interface CertFact {
+  /** The message's epoch (the certificate names its own, which must agree). */
+  epoch: number;
+  cert: KeyCert;
+  position: string;
+}
+
 export interface StreamFacts {
   origin: string;
   leaves: LeafTable;
   checkpoints: CheckpointFact[];
+  certs: CertFact[];
 }
 
 export class Ingest {
@@ -73,6 +82,7 @@ export class Ingest {
     const type =
       typeof value === "object" && value !== null && !Array.isArray(value) ? value.type : undefined;
     if (type === "checkpoint") this.addCheckpoint(msg, value, arrival);
+    else if (type === "key-cert") this.addCert(msg, value);
     else this.addLeaf(msg, value);
   }
 
@@ -81,7 +91,7 @@ export class Ingest {
     if (origin === this.lastOrigin && this.lastStream !== null) return this.lastStream;
     let s = this.streams.get(origin);
     if (!s) {
-      s = { origin, leaves: new LeafTable(), checkpoints: [] };
+      s = { origin, leaves: new LeafTable(), checkpoints: [], certs: [] };
       this.streams.set(origin, s);
     }
     this.lastOrigin = origin;
@@ -105,7 +115,7 @@ export class Ingest {
     if (!this.originMatches(msg, r.origin)) return;
     const leaves = this.stream(r.origin).leaves;
     const i = leaves.push(r.seq, r.epoch, "log", leafDigest(msg.value), r.prev, msg.position);
-    leaves.setSource(i, r.file, r.offset, r.lineHash);
+    leaves.setSource(i, r.file, r.offset, r.lineHash, r.k8s);
   }
 
   private schemaFailure(msg: InputMessage, what: string, error: z.ZodError): void {
@@ -134,14 +144,17 @@ export class Ingest {
     const i = leaves.push(r.seq, r.epoch, r.type, leafDigest(msg.value), r.prev, msg.position);
     let extras: LeafExtras | undefined;
     switch (r.type) {
-      case "log":
-        leaves.setSource(i, r.event.source.file, r.event.source.offset, r.event.source.lineHash);
+      case "log": {
+        const { file, offset, lineHash } = r.event.source;
+        // The record is canonical: this is the text of event.k8s as it stands in it.
+        leaves.setSource(i, file, offset, lineHash, canonicalBytes(r.event.k8s).toString());
         break;
+      }
       case "epoch-start":
-        extras = { cert: r.cert, heartbeatMs: r.heartbeatMs, link: r.link, time: r.time };
+        extras = { key: r.key, heartbeatMs: r.heartbeatMs, link: r.link, time: r.time };
         break;
       case "key-rotate":
-        extras = { cert: r.cert, time: r.time };
+        extras = { key: r.key, time: r.time };
         break;
       case "gap":
         extras = {
@@ -170,6 +183,17 @@ export class Ingest {
       arrival,
       position: msg.position,
     });
+  }
+
+  private addCert(msg: InputMessage, value: Json): void {
+    const parsed = KeyCertMessage.safeParse(value);
+    if (!parsed.success) {
+      this.schemaFailure(msg, "key-cert message", parsed.error);
+      return;
+    }
+    const c = parsed.data;
+    if (!this.originMatches(msg, c.origin)) return;
+    this.stream(c.origin).certs.push({ epoch: c.epoch, cert: c.cert, position: msg.position });
   }
 }
 

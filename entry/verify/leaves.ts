@@ -5,12 +5,12 @@
 // outside the heap. The rare other leaves (epoch-start, key-rotate, gap, ...) keep their extra
 // fields in a side map. `fact(i)` gives the object view, for tests and rare paths.
 import type { Digest } from "../merkle.ts";
-import type { KeyCert, LeafType } from "../record.ts";
+import type { EpochKey, LeafType } from "../record.ts";
 
 /** The fields only non-log leaves have. */
 export interface LeafExtras {
-  /** epoch-start / key-rotate */
-  cert?: KeyCert;
+  /** epoch-start / key-rotate: the key that seals the leaves after it. */
+  key?: EpochKey;
   heartbeatMs?: number;
   link?: { epoch: number; checkpoint: string } | null;
   time?: string;
@@ -31,6 +31,8 @@ export interface LeafFact extends LeafExtras {
   file?: string;
   offset?: number;
   lineHash?: string;
+  /** log: the record's `event.k8s` as its canonical JSON text. */
+  identity?: string;
 }
 
 /** The source of a log record's line (file, offset, line hash), or undefined for other leaves. */
@@ -95,6 +97,7 @@ export class LeafTable {
   private fileIds = new Int32Array(0);
   private offsets = new Float64Array(0);
   private lineHashes = Buffer.alloc(0);
+  private identityIds = new Int32Array(0);
   private posKinds = new Uint8Array(0);
   private posParts = new Int32Array(0);
   private posNums = new Float64Array(0);
@@ -106,6 +109,11 @@ export class LeafTable {
   private readonly fileIndex = new Map<string, number>();
   private lastFile: string | null = null;
   private lastFileId = -1;
+  // A stream's records name the same pod (`event.k8s`) over and over: each distinct text once.
+  private readonly identities: string[] = [];
+  private readonly identityIndex = new Map<string, number>();
+  private lastIdentity: string | null = null;
+  private lastIdentityId = -1;
 
   private grow(): void {
     // Small to start (a topic can hold thousands of streams), doubling, then by half once
@@ -142,6 +150,7 @@ export class LeafTable {
     this.fileIds = i32(this.fileIds);
     this.offsets = f64(this.offsets);
     this.lineHashes = bytes(this.lineHashes);
+    this.identityIds = i32(this.identityIds);
     this.posKinds = u8(this.posKinds);
     this.posParts = i32(this.posParts);
     this.posNums = f64(this.posNums);
@@ -173,13 +182,17 @@ export class LeafTable {
       this.prevTexts.set(i, prev);
     }
     this.fileIds[i] = -1;
+    this.identityIds[i] = -1;
     this.setPosition(i, position);
     this.length = i + 1;
     return i;
   }
 
-  /** Sets where a log leaf's line came from. `lineHash` is lowercase hex (the schema's). */
-  setSource(i: number, file: string, offset: number, lineHash: string): void {
+  /**
+   * Sets where a log leaf's line came from (`lineHash` is lowercase hex, the schema's) and the
+   * pod it names: `identity` is the canonical JSON text of its `event.k8s`.
+   */
+  setSource(i: number, file: string, offset: number, lineHash: string, identity: string): void {
     let id = this.lastFileId;
     if (file !== this.lastFile) {
       id = this.fileIndex.get(file) ?? -1;
@@ -194,6 +207,27 @@ export class LeafTable {
     this.fileIds[i] = id;
     this.offsets[i] = offset;
     this.lineHashes.write(lineHash, i * 32, 32, "hex");
+    let who = this.lastIdentityId;
+    if (identity !== this.lastIdentity) {
+      who = this.identityIndex.get(identity) ?? -1;
+      if (who < 0) {
+        who = this.identities.length;
+        this.identities.push(identity);
+        this.identityIndex.set(identity, who);
+      }
+      this.lastIdentity = identity;
+      this.lastIdentityId = who;
+    }
+    this.identityIds[i] = who;
+  }
+
+  /** A log leaf's identity number (see identityText), or -1 for other leaves. */
+  identityAt(i: number): number {
+    return this.identityIds[i] as number;
+  }
+
+  identityText(id: number): string {
+    return this.identities[id] as string;
   }
 
   setExtras(i: number, extras: LeafExtras): void {
@@ -332,6 +366,7 @@ export class LeafTable {
       fact.file = this.files[id] as string;
       fact.offset = this.offsets[i] as number;
       fact.lineHash = this.lineHashes.toString("hex", i * 32, i * 32 + 32);
+      fact.identity = this.identities[this.identityIds[i] as number] as string;
     }
     return fact;
   }

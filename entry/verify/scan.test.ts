@@ -5,13 +5,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   CanonicalError,
+  canonicalBytes,
   canonicalize,
   DEFAULT_LIMITS,
   type ParseLimits,
   parseCanonical,
 } from "../canonical.ts";
 import { digestHex, leafHash } from "../merkle.ts";
-import { CheckpointMessage, LeafRecord, LogRecord } from "../record.ts";
+import { CheckpointMessage, KeyCertMessage, LeafRecord, LogRecord } from "../record.ts";
 import { Ingest, sourceKey } from "./ingest.ts";
 import { scanRecord } from "./scan.ts";
 import { StreamBuilder, sampleEvent } from "./testing.ts";
@@ -438,6 +439,7 @@ describe("scanRecord on records", () => {
       file: r.event.source.file,
       offset: r.event.source.offset,
       lineHash: r.event.source.lineHash,
+      k8s: canonicalBytes(r.event.k8s).toString(),
     };
   }
 
@@ -486,7 +488,7 @@ describe("scanRecord on records", () => {
               };
             },
           }).logs(events.length);
-          b.push(b.sealer.rotateKey()).logs(2);
+          b.rotateKey().logs(2);
           b.push(b.sealer.end("SIGTERM"));
           for (const m of b.messages) {
             const r = scanRecord(m.value, DEFAULT_LIMITS);
@@ -685,6 +687,12 @@ describe("Ingest files each message as parseCanonical + zod did", () => {
       if (c.data.origin !== key) return "WRONG_ORIGIN";
       return { checkpoint: c.data.epoch, note: c.data.note, range: c.data.range };
     }
+    if (isObject && v.type === "key-cert") {
+      const c = KeyCertMessage.safeParse(v);
+      if (!c.success) return "BAD_FORMAT";
+      if (c.data.origin !== key) return "WRONG_ORIGIN";
+      return { cert: c.data.epoch, sig: c.data.cert.sig };
+    }
     const r = LeafRecord.safeParse(v);
     if (!r.success) return "BAD_FORMAT";
     if (r.data.origin !== key) return "WRONG_ORIGIN";
@@ -710,6 +718,8 @@ describe("Ingest files each message as parseCanonical + zod did", () => {
     const s = [...ingest.streams.values()][0];
     const c = s?.checkpoints[0];
     if (c) return { checkpoint: c.epoch, note: c.note, range: c.range };
+    const cert = s?.certs[0];
+    if (cert) return { cert: cert.epoch, sig: cert.cert.sig };
     const l = s && s.leaves.length > 0 ? s.leaves.fact(0) : undefined;
     if (!l) return "nothing";
     return {
@@ -723,7 +733,7 @@ describe("Ingest files each message as parseCanonical + zod did", () => {
   }
 
   const b = new StreamBuilder({ seal: { entries: 4 } }).logs(6);
-  b.push(b.sealer.rotateKey());
+  b.rotateKey();
   b.push(
     b.sealer.appendGap({
       reason: "truncated",

@@ -29,6 +29,8 @@ export interface LogFields {
   file: string;
   offset: number;
   lineHash: string;
+  /** `event.k8s` as its text in the record (canonical JSON): the pod the record names. */
+  k8s: string;
 }
 
 export type ScanResult =
@@ -106,10 +108,13 @@ const CAP_TIME = 4;
 const CAP_EPOCH = 5;
 const CAP_SEQ = 6;
 const CAP_OFFSET = 7;
-const CAPS = 8;
+const CAP_K8S = 8;
+const CAPS = 9;
 
 const spec = (t: number, cap = -1): Spec => ({ t, cap, item: null, fields: null });
 const arrayOf = (item: Spec): Spec => ({ t: ARRAY_OF, cap: -1, item, fields: null });
+/** An object spec whose whole text is captured. */
+const captured = (s: Spec, cap: number): Spec => ({ ...s, cap });
 /** A strict object; `?` after a name marks it optional. Fields are sorted as JCS sorts keys. */
 function object(shape: Record<string, Spec>): Spec {
   const fields = Object.entries(shape)
@@ -137,17 +142,20 @@ const LOG_RECORD = object({
     when: object({ "time?": spec(EVENT_TIME, CAP_TIME) }),
     where: object({ "sourceIp?": str, "userAgent?": str, "requestId?": str }),
     result: object({ outcome: spec(OUTCOME), "statusCode?": spec(INT) }),
-    k8s: object({
-      cluster: str,
-      namespace: str,
-      pod: str,
-      podUid: str,
-      container: str,
-      node: str,
-      serviceAccount: str,
-      policy: str,
-      policyGeneration: count,
-    }),
+    k8s: captured(
+      object({
+        cluster: str,
+        namespace: str,
+        pod: str,
+        podUid: str,
+        container: str,
+        node: str,
+        serviceAccount: str,
+        policy: str,
+        policyGeneration: count,
+      }),
+      CAP_K8S,
+    ),
     source: object({
       file: spec(STR, CAP_FILE),
       offset: spec(COUNT, CAP_OFFSET),
@@ -199,6 +207,7 @@ class Scanner {
   base = 0;
   /** The last origin and file decoded: consecutive records of a stream repeat them. */
   readonly recent: { bytes: Uint8Array; text: string }[] = [
+    { bytes: EMPTY, text: "" },
     { bytes: EMPTY, text: "" },
     { bytes: EMPTY, text: "" },
   ];
@@ -265,7 +274,27 @@ class Scanner {
       file: this.repeated(bytes, CAP_FILE, 1),
       offset: this.capNum[CAP_OFFSET] as number,
       lineHash: this.capString(bytes, CAP_LINE_HASH),
+      k8s: this.repeatedText(bytes, CAP_K8S, 2),
     };
+  }
+
+  /** The raw text of a captured object, reused when its bytes are the ones decoded last time. */
+  private repeatedText(bytes: Uint8Array, slot: number, which: number): string {
+    const start = this.capStart[slot] as number;
+    const end = this.capEnd[slot] as number;
+    const last = this.recent[which] as { bytes: Uint8Array; text: string };
+    const had = last.bytes;
+    if (had.length === end - start) {
+      let k = 0;
+      while (k < had.length && had[k] === bytes[start + k]) k++;
+      if (k === had.length) return last.text;
+    }
+    const text = utf8.decode(bytes.subarray(start, end));
+    if (end - start <= 4096) {
+      last.bytes = bytes.slice(start, end);
+      last.text = text;
+    }
+    return text;
   }
 
   /** capString, reusing the string when the bytes are the ones decoded last time. */
@@ -320,8 +349,14 @@ class Scanner {
   private value(depth: number, s: Spec): void {
     const c = this.b[this.i];
     if (c === 0x22) this.stringValue(s);
-    else if (c === 0x7b) this.object(depth + 1, s);
-    else if (c === 0x5b) this.array(depth + 1, s);
+    else if (c === 0x7b) {
+      const start = this.i;
+      this.object(depth + 1, s);
+      if (s.cap >= 0) {
+        this.capStart[s.cap] = start;
+        this.capEnd[s.cap] = this.i;
+      }
+    } else if (c === 0x5b) this.array(depth + 1, s);
     else if (c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)) this.number(s);
     else if (c === 0x74) {
       this.literal("true");

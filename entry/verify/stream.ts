@@ -2,11 +2,17 @@
 // conflicts, superseded records of a crashed epoch), the tree is rebuilt from a trusted anchor,
 // every signed checkpoint is checked against the rebuilt roots and against each other, keys are
 // checked against the policy keys, and what remains unsealed, missing or silent is reported.
-import { canonicalBytes } from "../canonical.ts";
 import { type NoteError, parseNote, verifyNoteSignatures } from "../checkpoint.ts";
-import { keyIdOf, verifyBytes } from "../keys.ts";
 import { CompactRange, type Digest, toDigest } from "../merkle.ts";
-import type { KeyCert } from "../record.ts";
+import type { KeyCert, KubernetesIdentity } from "../record.ts";
+import {
+  CertBook,
+  CLOCK_SKEW_MS,
+  identityMatches,
+  inWindow,
+  type KeyProblem,
+  type PolicyKey,
+} from "./certs.ts";
 import { type Finding, type FindingCode, FindingList, finding } from "./findings.ts";
 import type { CheckpointFact, StreamFacts } from "./ingest.ts";
 import {
@@ -21,11 +27,7 @@ import {
 } from "./leaves.ts";
 import type { TrustedTree } from "./trust.ts";
 
-export interface PolicyKey {
-  publicKey: Buffer;
-  notBefore?: number;
-  notAfter?: number;
-}
+export type { PolicyKey } from "./certs.ts";
 
 export interface StreamContext {
   policyKeys: ReadonlyMap<string, PolicyKey>;
@@ -73,6 +75,8 @@ interface EpochInfo {
 // Stands in for a missing leaf, so the tree can be rebuilt past a gap (it never matches).
 const ZERO: Digest = "\u0000".repeat(32);
 const DEFAULT_HEARTBEAT_MS = 30_000;
+/** Certificates of the current key kept in the trusted state: renewals overlap by a few. */
+const MAX_KEPT_CERTS = 4;
 
 export function verifyStream(facts: StreamFacts, ctx: StreamContext): StreamResult {
   return new StreamCheck(facts, ctx).run();
@@ -84,15 +88,11 @@ class StreamCheck {
   private readonly ctx: StreamContext;
   private readonly findings = new FindingList();
   /**
-   * Epoch keys by key id, in the order they were introduced. A key whose certificate is genuine
-   * but outside its policy key's validity is kept with that problem, so what it signed is
-   * reported as KEY_NOT_VALID rather than as signed by a stranger.
+   * The tree's epoch keys by key id, in the order its leaves introduce them (-1: from this
+   * verifier's trusted state). Whether a key's checkpoints count is the certificates' call.
    */
-  private readonly keys = new Map<
-    string,
-    { key: Buffer; order: number; problem?: "KEY_NOT_VALID" }
-  >();
-  private readonly certResults = new Map<string, boolean>();
+  private keys = new Map<string, { key: Buffer; order: number; fromState?: boolean }>();
+  private readonly certs: CertBook;
   /** The largest size any well-formed checkpoint claims, whether or not it checked out. */
   private claimedTo = 0;
 
@@ -100,10 +100,26 @@ class StreamCheck {
     this.origin = facts.origin;
     this.facts = facts;
     this.ctx = ctx;
+    // Certificates the state kept are checked again like those in the stream: retention may
+    // have removed the messages that carried them.
+    const certs = [...facts.certs];
     for (const t of ctx.trusted) {
-      for (const [id, key] of Object.entries(t.keys))
-        this.keys.set(id, { key: Buffer.from(key, "base64"), order: -1 });
+      for (const cert of t.certs ?? [])
+        certs.push({ epoch: cert.epoch, cert, position: "trusted state" });
     }
+    this.certs = new CertBook(this.origin, certs, ctx.policyKeys, (code, message, where) =>
+      this.report(code, message, where),
+    );
+  }
+
+  /**
+   * The certificates a key's checkpoints and records of an epoch are judged by; null for a key
+   * the trusted state vouches for whose certificates are gone (nothing to judge by), and for a
+   * key without a valid one (its checkpoints are refused).
+   */
+  private certsOf(keyId: string, epoch: number): KeyCert[] | null {
+    const certs = this.certs.certsFor(keyId, epoch);
+    return certs.length > 0 ? certs : null;
   }
 
   private report(
@@ -194,68 +210,13 @@ class StreamCheck {
     return epochs;
   }
 
-  private checkCert(cert: KeyCert, epoch: number, position: string): boolean {
-    const cached = this.certResults.get(cert.sig);
-    if (cached !== undefined) return cached;
-    const result = this.certOk(cert, epoch, position);
-    const ok = result === true;
-    this.certResults.set(cert.sig, ok);
-    if ((ok || result === "KEY_NOT_VALID") && !this.keys.has(cert.keyId)) {
-      this.keys.set(cert.keyId, {
-        key: Buffer.from(cert.key, "base64"),
-        order: this.keys.size,
-        ...(ok ? {} : { problem: "KEY_NOT_VALID" as const }),
-      });
-    }
-    return ok;
-  }
-
-  private certOk(cert: KeyCert, epoch: number, position: string): true | FindingCode {
-    const where = { epoch, position };
-    const policy = this.ctx.policyKeys.get(cert.policyKeyId);
-    if (!policy) {
-      this.report(
-        "UNKNOWN_KEY",
-        `epoch key ${cert.keyId} is certified by ${cert.policyKeyId}, not a trusted policy key`,
-        where,
-      );
-      return "UNKNOWN_KEY";
-    }
-    const { sig, ...body } = cert;
-    if (!verifyBytes(policy.publicKey, canonicalBytes(body), Buffer.from(sig, "base64"))) {
-      this.report(
-        "BAD_SIGNATURE",
-        `certificate of epoch key ${cert.keyId} does not verify with policy key ${cert.policyKeyId}`,
-        where,
-      );
-      return "BAD_SIGNATURE";
-    }
-    if (keyIdOf(Buffer.from(cert.key, "base64")) !== cert.keyId || cert.epoch !== epoch) {
-      this.report("BAD_FORMAT", `certificate of ${cert.keyId} names another key or epoch`, where);
-      return "BAD_FORMAT";
-    }
-    if (cert.origin !== this.origin) {
-      this.report("WRONG_ORIGIN", `key certified for ${cert.origin}`, where);
-      return "WRONG_ORIGIN";
-    }
-    const since = Date.parse(cert.since);
-    if (
-      (policy.notBefore !== undefined && since < policy.notBefore) ||
-      (policy.notAfter !== undefined && since > policy.notAfter)
-    ) {
-      this.report(
-        "KEY_NOT_VALID",
-        `policy key ${cert.policyKeyId} was not valid at ${cert.since}`,
-        where,
-      );
-      return "KEY_NOT_VALID";
-    }
-    return true;
-  }
-
   private checkpoints(epochs: readonly EpochInfo[]): ValidCheckpoint[] {
     const inTree = new Set(epochs.map((e) => e.epoch));
     const valid: ValidCheckpoint[] = [];
+    const refused = new Map<
+      string,
+      { code: KeyProblem; why: string; count: number; where: object }
+    >();
     for (const c of this.facts.checkpoints) {
       if (!inTree.has(c.epoch)) continue;
       const where = { epoch: c.epoch, position: c.position };
@@ -298,11 +259,19 @@ class StreamCheck {
         );
         continue;
       }
-      const problem = this.keys.get(keyId)?.problem;
-      if (problem) {
+      const certs = this.certsOf(keyId, c.epoch);
+      if (certs === null && !this.keys.get(keyId)?.fromState) {
+        // One finding per key and epoch, however many checkpoints it signed.
+        const id = `${keyId} ${c.epoch}`;
+        const had = refused.get(id);
+        if (had) had.count++;
+        else refused.set(id, { ...this.certs.problemOf(keyId, c.epoch), count: 1, where });
+        continue;
+      }
+      if (certs !== null && !inWindow(certs, Date.parse(note.checkpoint.time))) {
         this.report(
-          problem,
-          `checkpoint at size ${note.checkpoint.size} is signed by ${keyId}, whose certificate is not valid`,
+          "KEY_NOT_VALID",
+          `checkpoint at size ${note.checkpoint.size} is signed by ${keyId} at ${note.checkpoint.time}, outside every certificate window of that key`,
           where,
         );
         continue;
@@ -330,6 +299,13 @@ class StreamCheck {
         fact: c,
       });
     }
+    for (const [id, r] of refused) {
+      this.report(
+        r.code,
+        `${r.count} checkpoint(s) signed by epoch key ${id.split(" ")[0]}, which does not count here: ${r.why}`,
+        { ...r.where, count: r.count },
+      );
+    }
     return valid.sort((a, b) => a.size - b.size || a.fact.arrival - b.fact.arrival);
   }
 
@@ -356,7 +332,7 @@ class StreamCheck {
     }
     const slots = new SeqSlots(lowest, highest, inTreeCount);
     const orphaned: number[] = [];
-    const withCert: number[] = [];
+    const withKey: number[] = [];
     let duplicates = 0;
     let reordered = 0;
     let placed = 0;
@@ -400,7 +376,7 @@ class StreamCheck {
         if (seq < maxSeq) reordered++;
         if (seq > maxSeq) maxSeq = seq;
         if (seq < minSeq) minSeq = seq;
-        if (leaves.typeCodeAt(i) !== LOG && leaves.extrasAt(i)?.cert) withCert.push(i);
+        if (leaves.typeCodeAt(i) !== LOG && leaves.extrasAt(i)?.key) withKey.push(i);
       } else if (leaves.sameHash(have, i)) duplicates++;
       else {
         this.report(
@@ -424,15 +400,20 @@ class StreamCheck {
         count: reordered,
       });
 
-    // Learn the epoch keys the records introduce, in tree order, before judging signatures.
-    withCert.sort((x, y) => leaves.seqAt(x) - leaves.seqAt(y));
-    for (const i of withCert) {
-      const cert = leaves.extrasAt(i)?.cert as KeyCert;
-      this.checkCert(cert, leaves.epochAt(i), leaves.positionAt(i));
+    const trusted = this.ctx.trusted.find((t) => t.genesis === treeId);
+    // Learn the epoch keys the records introduce, in tree order, before judging signatures: a
+    // key counts only in the tree that introduces it (or that this verifier saw it in).
+    this.keys = new Map();
+    for (const [id, key] of Object.entries(trusted?.keys ?? {}))
+      this.keys.set(id, { key: Buffer.from(key, "base64"), order: -1, fromState: true });
+    withKey.sort((x, y) => leaves.seqAt(x) - leaves.seqAt(y));
+    for (const i of withKey) {
+      const { keyId, key } = leaves.extrasAt(i)?.key ?? { keyId: "", key: "" };
+      if (keyId !== "" && !this.keys.has(keyId))
+        this.keys.set(keyId, { key: Buffer.from(key, "base64"), order: this.keys.size });
     }
     this.claimedTo = 0;
     const checkpoints = this.checkpoints(epochs);
-    const trusted = this.ctx.trusted.find((t) => t.genesis === treeId);
 
     // Anchor: the empty tree, the verifier's own earlier state, or a checkpoint's range.
     let anchor: { size: number; range: CompactRange; why: string; keyId?: string } | null = null;
@@ -518,6 +499,10 @@ class StreamCheck {
     };
     // The leaf at the seq before the one visited, or -1 when it is missing (or the anchor).
     let before = -1;
+    // Records that name another pod than their key's certificate: none of them counts, so no
+    // checkpoint from the first one on advances what is verified.
+    const identities = new IdentityCheck(leaves, (keyId, epoch) => this.certsOf(keyId, epoch));
+    let firstStranger = Number.POSITIVE_INFINITY;
     const visit = (seq: number, i: number) => {
       flushMissing(seq);
       if (
@@ -531,11 +516,11 @@ class StreamCheck {
         });
       }
       const type = leaves.typeCodeAt(i);
-      if (type !== LOG) this.visitSpecial(leaves, i, seq, all);
+      if (type === LOG) {
+        if (!identities.check(i, currentKey) && seq < firstStranger) firstStranger = seq;
+      } else this.visitSpecial(leaves, i, seq, all);
       if (type === EPOCH_START || type === KEY_ROTATE) {
-        const cert = leaves.extrasAt(i)?.cert;
-        const key = cert && this.checkCert(cert, leaves.epochAt(i), leaves.positionAt(i));
-        const next = key && cert ? cert.keyId : "";
+        const next = leaves.extrasAt(i)?.key?.keyId ?? "";
         if (type === EPOCH_START) currentKey = next;
         if (seq < treeEnd) owner[seq - base] = keyNumber(currentKey);
         if (type === KEY_ROTATE) currentKey = next;
@@ -557,7 +542,7 @@ class StreamCheck {
         const root = range.rootDigest();
         roots.set(seq + 1, root);
         keyAtSize.set(seq + 1, currentKey);
-        if (signedRoots.get(seq + 1)?.has(root))
+        if (seq + 1 <= firstStranger && signedRoots.get(seq + 1)?.has(root))
           matchedRange = { size: seq + 1, range: range.clone() };
       }
     }
@@ -571,6 +556,9 @@ class StreamCheck {
       cursor = seq + 1;
     }
     flushMissing(end);
+    identities.report((message, seq, count) =>
+      this.report("IDENTITY_MISMATCH", message, { epoch: treeId, seq, count }),
+    );
 
     // Checkpoints against the rebuilt tree, against each other, and against key ownership.
     // Every checkpoint after a damaged record fails: they are reported as one finding.
@@ -603,7 +591,7 @@ class StreamCheck {
       if (last && c.time < last)
         this.report("CLOCK_ANOMALY", `checkpoint time ${c.time} is before ${last}`, where);
       lastTimeByEpoch.set(c.epoch, c.time);
-      if (c.size > covered) {
+      if (c.size > covered && c.size <= firstStranger) {
         this.checkOwners(c, owner, keyIds, anchor.size, covered);
         covered = c.size;
         coveredRoot = c.root;
@@ -713,9 +701,28 @@ class StreamCheck {
             ended: lastEpoch?.ended ?? false,
             keyId: keyAtSize.get(covered) ?? anchor.keyId ?? "",
             keys,
+            certs: this.keptCerts(keyAtSize.get(covered) ?? anchor.keyId ?? "", lastEpoch, newest),
           }
         : trusted;
     return { verified, trusted: trustedTree };
+  }
+
+  /**
+   * The certificates the state keeps: those of the key current at the verified size that are
+   * still of use (retention may remove the messages before the checkpoints they cover).
+   */
+  private keptCerts(
+    keyId: string,
+    lastEpoch: EpochInfo | undefined,
+    newest: ValidCheckpoint | undefined,
+  ): KeyCert[] {
+    if (!lastEpoch) return [];
+    const since = newest ? Date.parse(newest.time) - CLOCK_SKEW_MS : Number.NEGATIVE_INFINITY;
+    return this.certs
+      .certsFor(keyId, lastEpoch.epoch)
+      .filter((c) => Date.parse(c.notAfter) >= since)
+      .sort((a, b) => Date.parse(b.notAfter) - Date.parse(a.notAfter))
+      .slice(0, MAX_KEPT_CERTS);
   }
 
   /** What a leaf other than a log record adds as it is visited: epoch ends and gap reports. */
@@ -834,4 +841,68 @@ function rangeOf(r: { size: number; hashes: string[] }): CompactRange | null {
   } catch {
     return null; // the wrong number of hashes for the size: the caller reports the mismatch
   }
+}
+
+/**
+ * Whether each log record names the pod and container its key is certified for. Records of a
+ * stream repeat one identity, so the last answer is kept; each distinct identity is parsed once.
+ */
+class IdentityCheck {
+  private lastKey = "";
+  private lastEpoch = Number.NaN;
+  private lastIdentity = -1;
+  private lastOk = true;
+  private count = 0;
+  private first = -1;
+  private last = -1;
+  private example = "";
+
+  private readonly leaves: LeafTable;
+  private readonly certsOf: (keyId: string, epoch: number) => KeyCert[] | null;
+
+  constructor(leaves: LeafTable, certsOf: (keyId: string, epoch: number) => KeyCert[] | null) {
+    this.leaves = leaves;
+    this.certsOf = certsOf;
+  }
+
+  /** False when leaf i names another pod than its key's certificates. */
+  check(i: number, keyId: string): boolean {
+    const leaves = this.leaves;
+    const epoch = leaves.epochAt(i);
+    const id = leaves.identityAt(i);
+    if (keyId !== this.lastKey || epoch !== this.lastEpoch || id !== this.lastIdentity) {
+      this.lastKey = keyId;
+      this.lastEpoch = epoch;
+      this.lastIdentity = id;
+      // No key, or no valid certificate: its checkpoints are refused, reported there.
+      const certs = keyId === "" || id < 0 ? null : this.certsOf(keyId, epoch);
+      const k8s =
+        certs === null ? null : (JSON.parse(leaves.identityText(id)) as KubernetesIdentity);
+      this.lastOk = certs === null || k8s === null || identityMatches(certs, k8s);
+      if (!this.lastOk && this.example === "" && certs && k8s) {
+        const c = certs[0] as KeyCert;
+        this.example = `names ${describe(k8s.namespace, k8s.pod, k8s.podUid, k8s.container)} but is sealed by ${keyId}, certified for ${describe(c.subject.namespace, c.subject.pod, c.subject.podUid, c.container)}`;
+      }
+    }
+    if (!this.lastOk) {
+      const seq = leaves.seqAt(i);
+      this.count++;
+      if (this.first < 0 || seq < this.first) this.first = seq;
+      if (seq > this.last) this.last = seq;
+    }
+    return this.lastOk;
+  }
+
+  report(emit: (message: string, seq: [number, number], count: number) => void): void {
+    if (this.count === 0) return;
+    emit(
+      `${this.count} record(s) claim another pod than their key's certificate: the first ${this.example}`,
+      [this.first, this.last],
+      this.count,
+    );
+  }
+}
+
+function describe(namespace: string, pod: string, uid: string, container: string): string {
+  return `${namespace}/${pod} (uid ${uid}) container ${container}`;
 }

@@ -1,12 +1,17 @@
 // Builds real streams with the sealer, for tests of the verifier (unit, integration and the
-// tamper catalog): the records are what the sidecar's own code emits, never hand-made JSON.
+// tamper catalog): the records are what the sidecar's own code emits, never hand-made JSON, and
+// each epoch key is certified by a test operator that alone holds the policy key.
+import { certifyKey, keyCertMessage } from "../cert.ts";
 import { generateSigningKey, type SigningKey } from "../keys.ts";
-import type { AuditEvent } from "../record.ts";
+import type { AuditEvent, KeyCert, KubernetesIdentity } from "../record.ts";
 import { type Emitted, type SealPolicy, StreamSealer, type StreamState } from "../seal.ts";
+import type { FindingCode } from "./findings.ts";
 import type { InputMessage } from "./ingest.ts";
 import type { TrustedKey } from "./trust.ts";
+import { Verifier, type VerifyOptions, type VerifyReport } from "./verifier.ts";
 
 export const T0 = Date.parse("2026-11-23T10:00:00.000Z");
+export const POD_UID = "00000000-0000-0000-0000-000000000001";
 
 export class Clock {
   t: number;
@@ -31,7 +36,7 @@ export function sampleEvent(i: number, file = "/var/log/app/access.log"): AuditE
       cluster: "test",
       namespace: "payments",
       pod: "api-0",
-      podUid: "00000000-0000-0000-0000-000000000001",
+      podUid: POD_UID,
       container: "api",
       node: "node-1",
       serviceAccount: "api",
@@ -50,26 +55,84 @@ export function sampleEvent(i: number, file = "/var/log/app/access.log"): AuditE
   };
 }
 
-export interface BuiltStream {
-  origin: string;
-  messages: Emitted[];
-  sealer: StreamSealer;
-  clock: Clock;
-  policyKey: SigningKey;
+export const DEFAULT_SEAL: SealPolicy = { entries: 10, millis: 1_000, heartbeatMs: 30_000 };
+
+/** How long the test operator's certificates are valid; the sidecar renews before the end. */
+export const CERT_TTL_MS = 60 * 60_000;
+
+/** The pod and container an origin `<cluster>/<ns>/<pod>/<container>/<file>` names. */
+export function identityOf(origin: string, podUid = POD_UID): KubernetesIdentity {
+  const [cluster = "", namespace = "", pod = "", container = ""] = origin.split("/");
+  return {
+    ...sampleEvent(0).k8s,
+    cluster,
+    namespace,
+    pod,
+    podUid,
+    container,
+  };
 }
 
-export const DEFAULT_SEAL: SealPolicy = { entries: 10, millis: 1_000, heartbeatMs: 30_000 };
+/**
+ * The operator's part, for tests: it holds the policy key and certifies an epoch key for one
+ * stream of one pod, as operator/ does after checking the pod's token.
+ */
+export class TestOperator {
+  readonly policyKey: SigningKey;
+  constructor(policyKey: SigningKey = generateSigningKey()) {
+    this.policyKey = policyKey;
+  }
+
+  certify(
+    key: SigningKey,
+    origin: string,
+    epoch: number,
+    identity: KubernetesIdentity,
+    notBefore: number,
+    ttlMs = CERT_TTL_MS,
+  ): KeyCert {
+    const { cluster, namespace, pod, podUid, serviceAccount, node, policy, container } = identity;
+    return certifyKey(this.policyKey, {
+      key: key.publicKey.toString("base64"),
+      keyId: key.keyId,
+      origin,
+      epoch,
+      container,
+      subject: { cluster, namespace, pod, podUid, serviceAccount, node, policy },
+      notBefore: new Date(notBefore).toISOString(),
+      notAfter: new Date(notBefore + ttlMs).toISOString(),
+    });
+  }
+}
+
+/** The `key-cert` message of a certificate, as the sidecar publishes it. */
+export function certMessage(cert: KeyCert): Emitted {
+  const { key, value } = keyCertMessage(cert);
+  return { kind: "key-cert", type: "key-cert", key, value, seq: cert.epoch };
+}
+
+/**
+ * When the builder publishes each epoch key's certificate: at once (the operator answered
+ * before the first record), held until `publishCerts()` (the operator was away while records
+ * were sealed and spooled), or never (a key nobody certified).
+ */
+export type CertTiming = "at-once" | "later" | "never";
 
 export class StreamBuilder {
   readonly origin: string;
   readonly clock: Clock;
-  readonly policyKey: SigningKey;
+  readonly operator: TestOperator;
   readonly messages: Emitted[] = [];
-  /** Every epoch key the sealer made, in order: tests play an attacker who stole one. */
+  /** Every epoch key the sidecar made, in order: tests play an attacker who stole one. */
   readonly epochKeys: SigningKey[] = [];
+  /** Every certificate the operator gave, in order. */
+  readonly certs: KeyCert[] = [];
+  readonly identity: KubernetesIdentity;
   sealer: StreamSealer;
   private readonly seal: SealPolicy;
   private readonly event: (i: number) => AuditEvent;
+  private readonly timing: CertTiming;
+  private readonly held: KeyCert[] = [];
   private next = 0;
 
   constructor(
@@ -80,30 +143,86 @@ export class StreamBuilder {
       clock?: Clock;
       saved?: StreamState | null;
       event?: (i: number) => AuditEvent;
+      certs?: CertTiming;
+      podUid?: string;
     } = {},
   ) {
     this.origin = opts.origin ?? "test/payments/api-0/api/var/log/app/access.log";
     this.clock = opts.clock ?? new Clock();
-    this.policyKey = opts.policyKey ?? generateSigningKey();
+    this.operator = new TestOperator(opts.policyKey);
     this.seal = { ...DEFAULT_SEAL, ...opts.seal };
-    this.event = opts.event ?? ((i) => sampleEvent(i));
-    const { sealer, out } = StreamSealer.open(this.sealerOptions(), opts.saved ?? null);
-    this.sealer = sealer;
-    this.messages.push(...out);
+    this.identity = identityOf(this.origin, opts.podUid);
+    this.event = opts.event ?? ((i) => ({ ...sampleEvent(i), k8s: this.identity }));
+    this.timing = opts.certs ?? "at-once";
+    this.sealer = this.open(opts.saved ?? null);
   }
 
-  private sealerOptions() {
-    return {
-      origin: this.origin,
-      policyKey: this.policyKey,
-      seal: this.seal,
-      now: this.clock.now,
-      newKey: () => {
-        const k = generateSigningKey();
-        this.epochKeys.push(k);
-        return k;
-      },
-    };
+  get policyKey(): SigningKey {
+    return this.operator.policyKey;
+  }
+
+  /** The key the sealer signs with now. */
+  get currentKey(): SigningKey {
+    return this.epochKeys[this.epochKeys.length - 1] as SigningKey;
+  }
+
+  private newKey(): SigningKey {
+    const k = generateSigningKey();
+    this.epochKeys.push(k);
+    return k;
+  }
+
+  /** Opens an epoch with a fresh key: epoch-start and its checkpoint, then the certificate. */
+  private open(saved: StreamState | null): StreamSealer {
+    const key = this.newKey();
+    const { sealer, out } = StreamSealer.open(
+      { origin: this.origin, key, seal: this.seal, now: this.clock.now },
+      saved,
+    );
+    this.messages.push(...out);
+    this.certifyCurrent(sealer.epoch);
+    return sealer;
+  }
+
+  private certifyCurrent(epoch: number): void {
+    const cert = this.operator.certify(
+      this.currentKey,
+      this.origin,
+      epoch,
+      this.identity,
+      this.clock.now(),
+    );
+    this.certs.push(cert);
+    if (this.timing === "at-once") this.messages.push(certMessage(cert));
+    else if (this.timing === "later") this.held.push(cert);
+  }
+
+  /** Publishes the certificates held back (the operator is reachable again). */
+  publishCerts(): this {
+    for (const cert of this.held.splice(0)) this.messages.push(certMessage(cert));
+    return this;
+  }
+
+  /** A renewed certificate for the current key: the same key, a later window. */
+  renewCert(): this {
+    const last = this.certs[this.certs.length - 1] as KeyCert;
+    const cert = this.operator.certify(
+      this.currentKey,
+      this.origin,
+      last.epoch,
+      this.identity,
+      this.clock.now(),
+    );
+    this.certs.push(cert);
+    this.messages.push(certMessage(cert));
+    return this;
+  }
+
+  /** Rotates to a fresh epoch key: key-rotate and its checkpoint, then the new certificate. */
+  rotateKey(): this {
+    this.messages.push(...this.sealer.rotateKey(this.newKey()));
+    this.certifyCurrent(this.sealer.epoch);
+    return this;
   }
 
   logs(n: number): this {
@@ -121,9 +240,7 @@ export class StreamBuilder {
 
   /** Starts the next epoch from `state` (a clean or crashed restart), continuing the same list. */
   restart(state: StreamState | null): this {
-    const { sealer, out } = StreamSealer.open(this.sealerOptions(), state);
-    this.sealer = sealer;
-    this.messages.push(...out);
+    this.sealer = this.open(state);
     return this;
   }
 
@@ -140,4 +257,23 @@ export class StreamBuilder {
 
 export function asInput(messages: readonly Emitted[], key?: string): InputMessage[] {
   return messages.map((m, i) => ({ key: key ?? m.key, value: m.value, position: `#${i}` }));
+}
+
+/** Verifies messages as `auditready verify` would, trusting `keys` (and `state`, if given). */
+export function verifyMessages(
+  msgs: readonly Emitted[],
+  keys: TrustedKey[],
+  opts: Omit<VerifyOptions, "trustedKeys"> & { key?: string } = {},
+): VerifyReport {
+  const { key, ...rest } = opts;
+  const v = new Verifier({ trustedKeys: keys, ...rest });
+  for (const m of asInput(msgs, key)) v.add(m);
+  return v.finish();
+}
+
+/** The distinct finding codes of a report, sorted. */
+export function findingCodes(r: VerifyReport): FindingCode[] {
+  return [
+    ...new Set([...r.unplaced, ...r.streams.flatMap((s) => s.findings)].map((f) => f.code)),
+  ].sort();
 }

@@ -2,6 +2,7 @@
 // verifier (a file, a Secret or a ConfigMap), and its own state from earlier runs. Nothing read
 // from the store (proofs, ranges, certificates) is trusted before it checks out against these.
 import { z } from "zod";
+import { KeyCert } from "../record.ts";
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64");
 const time = z.iso.datetime({ offset: true });
@@ -37,6 +38,12 @@ export const TrustedTree = z
     ended: z.boolean(),
     keyId: z.string().describe("The epoch key current after the verified size."),
     keys: z.record(z.string(), b64).describe("Epoch keys seen, by key id."),
+    certs: z
+      .array(KeyCert)
+      .optional()
+      .describe(
+        "Certificates of the current key, checked again each run: retention may remove their messages.",
+      ),
   })
   .strict();
 export type TrustedTree = z.infer<typeof TrustedTree>;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { AuditPolicySpec, type Policy } from "./api/policy.ts";
-import { podShape } from "./inject.ts";
 import type { PodView } from "./podview.ts";
 import { coverage, type Observed, reconcileStatus, sameStatus } from "./reconcile.ts";
+import { podShape } from "./sidecar-spec.ts";
 
 const policy = (name = "pay", generation = 2): Policy => ({
   name,

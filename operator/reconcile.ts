@@ -9,10 +9,10 @@ import type {
   SigningKeyStatus,
   UncoveredPod,
 } from "./api/policy.ts";
-import { podShape } from "./inject.ts";
 import { parseInjected, publicKeysConfigMapName } from "./names.ts";
 import type { PodView } from "./podview.ts";
 import { selectingPolicies, selectorMatches } from "./select.ts";
+import { podShape } from "./sidecar-spec.ts";
 
 export const MAX_UNCOVERED = 100;
 

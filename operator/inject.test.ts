@@ -265,6 +265,17 @@ describe("injectionPatch", () => {
     ]);
   });
 
+  it("names the default ServiceAccount when the pod names none (a projected token needs one), and keeps a pod's own", () => {
+    expect(apply(plainPod(), patchOf(plainPod(), policy())).spec?.serviceAccountName).toBe(
+      "default",
+    );
+    const own = plainPod();
+    if (own.spec) own.spec.serviceAccountName = "payments";
+    const patch = patchOf(own, policy());
+    expect(patch.some((op) => op.path === "/spec/serviceAccountName")).toBe(false);
+    expect(apply(own, patch).spec?.serviceAccountName).toBe("payments");
+  });
+
   it("leaves the pod's automountServiceAccountToken as it is (the projected token needs none)", () => {
     const off = plainPod();
     if (off.spec) off.spec.automountServiceAccountToken = false;

@@ -110,6 +110,12 @@ export function injectionPatch(pod: V1Pod, policy: Policy, ctx: InjectionContext
   }
   appendAll(patch, "/spec/volumes", spec?.volumes, injectedVolumes(policy, dirs));
   patch.push(...logGroupPatch(pod));
+  // A projected ServiceAccount token (the sidecar's) is invalid without a serviceAccountName.
+  // The ServiceAccount admission plugin sets "default" before webhooks run; where that plugin
+  // is off, injection sets the same default rather than have the pod refused.
+  if (!spec?.serviceAccountName) {
+    patch.push({ op: "add", path: "/spec/serviceAccountName", value: "default" });
+  }
   containers.forEach((c, i) => {
     if (!selected.includes(c.name)) return;
     appendAll(patch, `/spec/containers/${i}/volumeMounts`, c.volumeMounts, logMounts(dirs, c.name));

@@ -5,10 +5,19 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
+import { applyPatch as apply } from "../test/unit/apply-patch.ts";
 import type { AuditPolicySpecInput, Policy } from "./api/policy.ts";
 import { AuditPolicySpec } from "./api/policy.ts";
 import { injectionPatch, type JsonPatch } from "./inject.ts";
-import { INJECTED_ANNOTATION, SIDECAR_CONTAINER } from "./names.ts";
+import {
+  CERTIFY_CA_KEY,
+  INJECTED_ANNOTATION,
+  SIDECAR_CONTAINER,
+  TOKEN_AUDIENCE,
+  TOKEN_DIR,
+  TOKEN_EXPIRY_SECONDS,
+  TOKEN_VOLUME,
+} from "./names.ts";
 
 const GOLDEN = new URL("../test/fixtures/operator/inject/", import.meta.url);
 const ctx = { cluster: "prod-eu-1" };
@@ -46,25 +55,6 @@ const busyPod = (): V1Pod => ({
   },
 });
 
-/** Applies the "add" operations this module emits (RFC 6902 subset: objects, arrays, "-"). */
-function apply(doc: unknown, patch: JsonPatch[]): V1Pod {
-  const out = structuredClone(doc) as Record<string, unknown>;
-  for (const op of patch) {
-    const tokens = op.path
-      .slice(1)
-      .split("/")
-      .map((t) => t.replaceAll("~1", "/").replaceAll("~0", "~"));
-    const last = tokens.pop() as string;
-    let node: unknown = out;
-    for (const t of tokens) node = (node as Record<string, unknown>)[t];
-    if (Array.isArray(node)) {
-      if (last === "-") node.push(op.value);
-      else node.splice(Number(last), 0, op.value);
-    } else (node as Record<string, unknown>)[last] = op.value;
-  }
-  return out as V1Pod;
-}
-
 function golden(name: string, patch: JsonPatch[]) {
   const file = new URL(`${name}.json`, GOLDEN);
   const text = `${JSON.stringify(patch, null, 2)}\n`;
@@ -80,7 +70,7 @@ function patchOf(pod: V1Pod, p: Policy): JsonPatch[] {
 }
 
 describe("injectionPatch", () => {
-  it("adds a native sidecar, the shared log volume, config and key to a bare pod (golden)", () => {
+  it("adds a native sidecar, the shared log volume, config and token to a bare pod (golden)", () => {
     const patch = patchOf(plainPod(), policy());
     golden("plain-native", patch);
     const pod = apply(plainPod(), patch);
@@ -182,6 +172,7 @@ describe("injectionPatch", () => {
       "auditready-logs-0",
       "auditready-logs-1",
       "auditready-config",
+      "auditready-token",
       "auditready-tmp",
     ]);
   });
@@ -234,6 +225,75 @@ describe("injectionPatch", () => {
     const pod = plainPod();
     pod.spec?.containers.push({ name: SIDECAR_CONTAINER, image: "x" });
     const r = injectionPatch(pod, policy(), ctx);
-    expect(r.ok ? "" : r.error.kind).toBe("NameConflict");
+    expect(r.ok ? "" : r.error.kind).toBe("SidecarMismatch");
+  });
+
+  it("mounts no policy key anywhere: the config volume holds the config and the certify CA only", () => {
+    const pod = apply(plainPod(), patchOf(plainPod(), policy()));
+    expect(JSON.stringify(pod)).not.toMatch(/policy\.key|-key"/);
+    const config = pod.spec?.volumes?.find((v) => v.name === "auditready-config");
+    expect(config?.projected?.sources).toEqual([
+      {
+        configMap: {
+          name: "auditready-payments-api-config",
+          items: [
+            { key: "config.yaml", path: "config.yaml" },
+            { key: CERTIFY_CA_KEY, path: CERTIFY_CA_KEY },
+          ],
+        },
+      },
+    ]);
+  });
+
+  it("gives the sidecar, and only the sidecar, a pod-bound token for the auditready audience", () => {
+    const pod = apply(busyPod(), patchOf(busyPod(), policy()));
+    const token = pod.spec?.volumes?.find((v) => v.name === TOKEN_VOLUME);
+    expect(token?.projected?.sources).toEqual([
+      {
+        serviceAccountToken: {
+          audience: TOKEN_AUDIENCE,
+          expirationSeconds: TOKEN_EXPIRY_SECONDS,
+          path: "token",
+        },
+      },
+    ]);
+    const mounting = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
+      .filter((c) => c.volumeMounts?.some((m) => m.name === TOKEN_VOLUME))
+      .map((c) => [c.name, c.volumeMounts?.find((m) => m.name === TOKEN_VOLUME)]);
+    expect(mounting).toEqual([
+      [SIDECAR_CONTAINER, { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true }],
+    ]);
+  });
+
+  it("names the default ServiceAccount when the pod names none (a projected token needs one), and keeps a pod's own", () => {
+    expect(apply(plainPod(), patchOf(plainPod(), policy())).spec?.serviceAccountName).toBe(
+      "default",
+    );
+    const own = plainPod();
+    if (own.spec) own.spec.serviceAccountName = "payments";
+    const patch = patchOf(own, policy());
+    expect(patch.some((op) => op.path === "/spec/serviceAccountName")).toBe(false);
+    expect(apply(own, patch).spec?.serviceAccountName).toBe("payments");
+  });
+
+  it("leaves the pod's automountServiceAccountToken as it is (the projected token needs none)", () => {
+    const off = plainPod();
+    if (off.spec) off.spec.automountServiceAccountToken = false;
+    const patch = patchOf(off, policy());
+    expect(patch.some((op) => op.path.includes("automountServiceAccountToken"))).toBe(false);
+    expect(apply(off, patch).spec?.automountServiceAccountToken).toBe(false);
+  });
+
+  it("refuses a pod whose own volume asks for a token for the auditready audience", () => {
+    const pod = plainPod();
+    if (pod.spec)
+      pod.spec.volumes = [
+        {
+          name: "mine",
+          projected: { sources: [{ serviceAccountToken: { audience: "auditready", path: "t" } }] },
+        },
+      ];
+    const r = injectionPatch(pod, policy(), ctx);
+    expect(r.ok ? "" : r.error.kind).toBe("AudienceConflict");
   });
 });

@@ -1,11 +1,14 @@
 // What the operator keeps of a Pod: the few fields coverage and injection read. Controllers that
-// cache whole Pods run out of memory at a few thousand; this is a few hundred bytes per pod.
+// cache whole Pods run out of memory at a few thousand; this is a few hundred bytes per pod, plus
+// the injected parts (a couple of KB) of a pod that claims injection, so coverage can check them.
+import type { V1Pod } from "@kubernetes/client-node";
 import {
   INJECT_ANNOTATION,
   INJECTED_ANNOTATION,
   SHAPE_ANNOTATION,
   SIDECAR_CONTAINER,
 } from "./names.ts";
+import { type InjectedParts, injectedParts } from "./sidecar-match.ts";
 
 export interface PodView {
   namespace: string;
@@ -15,6 +18,11 @@ export interface PodView {
   /** The injection record (policy@generation), if any, and the pod shape it was made with. */
   injected?: string;
   injectedShape?: string;
+  /**
+   * What the pod carries of injection (sidecar, injected volumes, other containers' mounts of
+   * them), kept when it has the annotation or a sidecar container; compared by sidecarMatches().
+   */
+  parts?: InjectedParts;
   optedOut: boolean;
   createdAt: string;
   containers: string[];
@@ -93,6 +101,7 @@ export function toPodView(raw: unknown): PodView | undefined {
   if (injected !== undefined) view.injected = injected;
   const shape = m.annotations?.[SHAPE_ANNOTATION];
   if (shape !== undefined) view.injectedShape = shape;
+  if (hasSidecar || injected !== undefined) view.parts = injectedParts(raw as V1Pod);
   if (hasSidecar) view.sidecarReady = status?.ready === true;
   const problem = status && !status.ready ? problemOf(status) : undefined;
   if (problem !== undefined) view.sidecarProblem = problem;

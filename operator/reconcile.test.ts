@@ -1,8 +1,12 @@
+import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
+import { applyPatch } from "../test/unit/apply-patch.ts";
 import { AuditPolicySpec, type Policy } from "./api/policy.ts";
-import { podShape } from "./inject.ts";
+import { injectionPatch } from "./inject.ts";
 import type { PodView } from "./podview.ts";
 import { coverage, type Observed, reconcileStatus, sameStatus } from "./reconcile.ts";
+import { type InjectedParts, injectedParts } from "./sidecar-match.ts";
+import { podShape } from "./sidecar-spec.ts";
 
 const policy = (name = "pay", generation = 2): Policy => ({
   name,
@@ -17,6 +21,20 @@ const policy = (name = "pay", generation = 2): Policy => ({
   }),
 });
 
+const injection = { cluster: "c" };
+
+/** What injection leaves on an app pod for a policy, as the controller keeps it. */
+function partsFor(p: Policy): InjectedParts {
+  const bare: V1Pod = {
+    metadata: { name: "x" },
+    spec: { containers: [{ name: "api", image: "a" }] },
+  };
+  const r = injectionPatch(bare, p, injection);
+  if (!r.ok) throw new Error(r.error.message);
+  return injectedParts(applyPatch(bare, r.patch));
+}
+const PARTS = partsFor(policy());
+
 type Over = { [K in keyof PodView]?: PodView[K] | undefined };
 const pod = (name: string, over: Over = {}): PodView =>
   ({
@@ -29,6 +47,8 @@ const pod = (name: string, over: Over = {}): PodView =>
     containers: ["api"],
     terminating: false,
     injected: "pay@2",
+    injectedShape: podShape(policy()),
+    parts: PARTS,
     sidecarReady: true,
     ...over,
   }) as PodView;
@@ -41,6 +61,7 @@ function observed(over: Partial<Observed> = {}): Observed {
     policy: p,
     pods: [],
     policies: [p],
+    injection,
     keys: [],
     key: ok,
     topic: ok,
@@ -62,12 +83,12 @@ describe("coverage", () => {
         createdAt: "2026-01-01T00:00:00Z",
       }),
       pod("failed-open", { injected: undefined, sidecarReady: undefined }),
-      pod("outdated", { injected: "pay@1" }),
+      pod("outdated", { injected: "pay@1", injectedShape: "0123456789abcdef" }),
       pod("opted-out", { injected: undefined, sidecarReady: undefined, optedOut: true }),
       pod("other-app", { labels: { app: "x" } }),
       pod("gone", { terminating: true }),
     ];
-    const c = coverage(policy(), pods, [policy()]);
+    const c = coverage(policy(), pods, [policy()], injection);
     expect([c.matched, c.injected, c.ready]).toEqual([6, 2, 1]);
     expect(c.uncovered.map((u) => [u.pod, u.reason])).toEqual([
       ["failed-open", "NotInjected"],
@@ -80,13 +101,62 @@ describe("coverage", () => {
 
   it("counts a pod injected by an older generation with the same pod shape as covered", () => {
     const p = policy("pay", 5);
-    const c = coverage(p, [pod("rotated", { injected: "pay@2", injectedShape: podShape(p) })], [p]);
+    const c = coverage(
+      p,
+      [pod("rotated", { injected: "pay@2", injectedShape: podShape(p) })],
+      [p],
+      injection,
+    );
     expect([c.injected, c.ready, c.uncovered]).toEqual([1, 1, []]);
+  });
+
+  it("counts a pod as injected only if it carries the sidecar the policy injects (SidecarMismatch)", () => {
+    const noSidecar = structuredClone(PARTS);
+    delete noSidecar.sidecar;
+    const edited = structuredClone(PARTS);
+    if (edited.sidecar) edited.sidecar.container.image = "evil:1";
+    const pods = [
+      pod("forged", { parts: noSidecar, sidecarReady: undefined }),
+      pod("edited", { parts: edited }),
+    ];
+    const c = coverage(policy(), pods, [policy()], injection);
+    expect([c.matched, c.injected, c.ready]).toEqual([2, 0, 0]);
+    expect(c.uncovered).toEqual([
+      {
+        pod: "edited",
+        reason: "SidecarMismatch",
+        message:
+          'sidecar differs from what auditready-operator injects for policy pay@2: image is "evil:1", expected "auditready:0.1.0"',
+      },
+      {
+        pod: "forged",
+        reason: "SidecarMismatch",
+        message:
+          "sidecar differs from what auditready-operator injects for policy pay@2: the pod has no auditready-sidecar container",
+      },
+    ]);
+  });
+
+  it("reports a pod of the current generation with another pod shape (an older operator) as outdated", () => {
+    const c = coverage(
+      policy(),
+      [pod("old-operator", { injectedShape: "0123456789abcdef" })],
+      [policy()],
+      injection,
+    );
+    expect(c.uncovered).toEqual([
+      {
+        pod: "old-operator",
+        reason: "OutdatedGeneration",
+        message:
+          "injected with another pod shape (an older operator version); restart it to update",
+      },
+    ]);
   });
 
   it("reports a pod injected by another policy that also selects it as ConflictingPolicy", () => {
     const a = policy("a");
-    const c = coverage(policy(), [pod("p", { injected: "a@1" })], [a, policy()]);
+    const c = coverage(policy(), [pod("p", { injected: "a@1" })], [a, policy()], injection);
     expect(c.uncovered).toMatchObject([{ pod: "p", reason: "ConflictingPolicy" }]);
   });
 });

@@ -9,12 +9,15 @@ import type {
   SigningKeyStatus,
   UncoveredPod,
 } from "./api/policy.ts";
-import { podShape } from "./inject.ts";
 import { parseInjected, publicKeysConfigMapName } from "./names.ts";
 import type { PodView } from "./podview.ts";
 import { selectingPolicies, selectorMatches } from "./select.ts";
+import { sidecarMatches } from "./sidecar-match.ts";
+import { type InjectionContext, podShape } from "./sidecar-spec.ts";
 
 export const MAX_UNCOVERED = 100;
+
+const EMPTY_PARTS = { volumes: [], others: [], fsGroup: false, foreignTokens: [] };
 
 export type StepState =
   | { ok: true; reason: string; message: string }
@@ -27,6 +30,8 @@ export interface Observed {
   pods: readonly PodView[];
   /** Valid policies of the same namespace, this one included (for conflicts). */
   policies: readonly Policy[];
+  /** What the webhook injects with (cluster name, native sidecars): the sidecar pods must carry. */
+  injection: InjectionContext;
   keys: SigningKeyStatus[] | undefined;
   key: StepState;
   topic: StepState;
@@ -52,6 +57,7 @@ export function coverage(
   policy: Policy,
   pods: readonly PodView[],
   policies: readonly Policy[],
+  injection: InjectionContext,
 ): Coverage {
   const result: Coverage = { matched: 0, injected: 0, ready: 0, uncovered: [] };
   const policyCreated = Date.parse(policy.creationTimestamp);
@@ -90,11 +96,20 @@ export function coverage(
       uncovered("ConflictingPolicy", `injected by AuditPolicy ${record.policy}`);
       continue;
     }
-    if (record.generation < policy.generation && pod.injectedShape !== shape) {
+    if (pod.injectedShape !== shape) {
       uncovered(
         "OutdatedGeneration",
-        `injected with generation ${record.generation}, the policy is at ${policy.generation}; restart it to update`,
+        record.generation < policy.generation
+          ? `injected with generation ${record.generation}, the policy is at ${policy.generation}; restart it to update`
+          : "injected with another pod shape (an older operator version); restart it to update",
       );
+      continue;
+    }
+    // Injected is what the pod carries, not what its annotation says: a forged annotation or an
+    // edited sidecar (an image changed after creation) is not counted.
+    const match = sidecarMatches(pod.parts ?? EMPTY_PARTS, policy, injection);
+    if (!match.ok) {
+      uncovered("SidecarMismatch", match.message);
       continue;
     }
     result.injected++;
@@ -131,7 +146,7 @@ function condition(
 
 export function reconcileStatus(o: Observed): { status: AuditPolicyStatus; events: PolicyEvent[] } {
   const { policy, previous, now } = o;
-  const cov = coverage(policy, o.pods, o.policies);
+  const cov = coverage(policy, o.pods, o.policies, o.injection);
   const steps: [Condition["type"], StepState][] = [
     ["KeyReady", o.key],
     ["TopicReady", o.topic],

@@ -308,6 +308,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       policy: (k) => policies.cache.get(k),
       validPolicies: (ns) => index.inNamespace(ns),
       podsIn: (ns) => [...(podsByNs.get(ns)?.values() ?? [])],
+      injection: { cluster: o.cluster, nativeSidecars },
       registerWebhooks,
       identity: o.identity,
       keyNamespace: o.namespace,

@@ -364,6 +364,7 @@ export const UNCOVERED_REASONS = [
   "OptedOut",
   "SidecarNotReady",
   "ConflictingPolicy",
+  "SidecarMismatch",
 ] as const;
 
 export const UncoveredPod = z

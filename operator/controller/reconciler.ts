@@ -13,6 +13,7 @@ import type { PodView } from "../podview.ts";
 import { invalidStatus, type PolicyEvent, reconcileStatus, type StepState } from "../reconcile.ts";
 import { ownersToRestart } from "../rollout.ts";
 import { selectorMatches } from "../select.ts";
+import type { InjectionContext } from "../sidecar-spec.ts";
 import { ensureTopic } from "../topic.ts";
 import { webhookName } from "../webhook/configuration.ts";
 import type { Registration } from "../webhook/register.ts";
@@ -39,6 +40,8 @@ export interface ReconcilerDeps {
   policy: (key: string) => RawPolicy | undefined;
   validPolicies: (namespace: string) => readonly Policy[];
   podsIn: (namespace: string) => PodView[];
+  /** What the webhook injects with: coverage counts only pods that carry exactly that. */
+  injection: InjectionContext;
   registerWebhooks: () => Promise<Registration>;
   identity: string;
   /** The operator's namespace, where the policy key Secrets live. */
@@ -119,6 +122,7 @@ export class PolicyReconciler {
       policy,
       pods,
       policies: this.deps.validPolicies(policy.namespace),
+      injection: this.deps.injection,
       keys: keyStep.keys,
       key: key_,
       topic,

@@ -1,6 +1,8 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
+import { applyPatch } from "../../test/unit/apply-patch.ts";
 import { AuditPolicySpec, type Policy } from "../api/policy.ts";
+import { podShape } from "../sidecar-spec.ts";
 import { admit } from "./admit.ts";
 import { decodeReview, encodeReview } from "./review.ts";
 
@@ -57,6 +59,54 @@ describe("admit", () => {
     expect(admit("ns", optOut, [policy("p", "Enforce")], ctx).allowed).toBe(false);
     const audit = admit("ns", optOut, [policy("p", "Audit")], ctx);
     expect([audit.allowed, audit.patch]).toEqual([true, []]);
+  });
+
+  it("re-admits a pod it injected (reinvocation, a re-created copy), also after a generation that keeps the pod shape", () => {
+    const first = admit("ns", pod(), [policy("p", "Enforce")], ctx);
+    const injected = applyPatch(pod(), first.patch);
+    expect(admit("ns", injected, [policy("p", "Enforce")], ctx)).toEqual({
+      allowed: true,
+      patch: [],
+      warnings: [],
+      policy: "p",
+    });
+    const later = { ...policy("p", "Enforce"), generation: 4 };
+    expect(admit("ns", injected, [later], ctx).allowed).toBe(true);
+  });
+
+  it("Enforce refuses a pod whose injection annotation is forged, naming what differs", () => {
+    const forged = pod(["api"], {
+      "auditready.dev/injected": "p@1",
+      "auditready.dev/injected-shape": podShape(policy("p", "Enforce")),
+    });
+    const d = admit("ns", forged, [policy("p", "Enforce")], ctx);
+    expect([d.allowed, d.patch]).toEqual([false, []]);
+    expect(d.message).toBe(
+      "AuditPolicy ns/p (Enforce) refuses the pod: its sidecar differs from what auditready-operator injects for policy p@1: the pod has no auditready-sidecar container",
+    );
+  });
+
+  it("Enforce refuses an edited sidecar; Audit admits it unpatched with a warning", () => {
+    const injected = applyPatch(pod(), admit("ns", pod(), [policy("p", "Enforce")], ctx).patch);
+    const sidecar = injected.spec?.initContainers?.[0];
+    if (sidecar) sidecar.image = "evil:1";
+    const refused = admit("ns", injected, [policy("p", "Enforce")], ctx);
+    expect(refused.message).toBe(
+      'AuditPolicy ns/p (Enforce) refuses the pod: its sidecar differs from what auditready-operator injects for policy p@1: image is "evil:1", expected "auditready:0.1.0"',
+    );
+    const audit = admit("ns", injected, [policy("p", "Audit")], ctx);
+    expect([audit.allowed, audit.patch]).toEqual([true, []]);
+    expect(audit.warnings).toEqual([
+      'AuditPolicy ns/p: the pod\'s sidecar differs from what auditready-operator injects for policy p@1: image is "evil:1", expected "auditready:0.1.0"; it will be reported as uncovered',
+    ]);
+  });
+
+  it("Enforce refuses a hand-written auditready-sidecar container", () => {
+    const d = admit("ns", pod(["api", "auditready-sidecar"]), [policy("p", "Enforce")], ctx);
+    expect(d.allowed).toBe(false);
+    expect(d.message).toContain(
+      "no auditready.dev/injected annotation (only auditready-operator adds that container)",
+    );
   });
 
   it("lets the first policy by name decide when several select the pod", () => {

@@ -2,11 +2,22 @@
 // admitted, and the JSON patch. Enforce refuses a selected pod that cannot be injected (with
 // the reason); Audit admits it with a warning and the controller lists it on the status. The
 // operator's own namespace and kube-system are never touched, whatever a policy selects.
+// A pod that arrives already claiming injection (the annotation, or a container named like the
+// sidecar) is admitted only if it carries exactly what this policy injects (sidecar-match.ts):
+// reinvocation and a re-created copy of an injected pod pass, a forged or edited one does not.
+//
+// CREATE only (configuration.ts registers no other operation). A pod's spec cannot change after
+// creation but for container images, tolerations and a few durations, so injection cannot be
+// added nor removed later; a webhook on UPDATE would put every label, annotation and finalizer
+// change of a selected pod behind a fail-closed call (an operator outage would then block pod
+// deletion). A sidecar image changed afterwards is caught by the controller: sidecarMatches()
+// makes the pod uncovered (SidecarMismatch), and certification is to refuse such a sidecar.
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Policy } from "../api/policy.ts";
-import { type InjectionContext, injectionPatch, type JsonPatch } from "../inject.ts";
+import { injectionPatch, type JsonPatch } from "../inject.ts";
 import { INJECT_ANNOTATION } from "../names.ts";
 import { selectingPolicies } from "../select.ts";
+import type { InjectionContext } from "../sidecar-spec.ts";
 
 export interface AdmitContext extends InjectionContext {
   /** Namespaces never injected nor refused: kube-system and the operator's own. */
@@ -48,6 +59,15 @@ export function admit(
   }
   const result = injectionPatch(pod, policy, ctx);
   if (result.ok) return { ...pass, patch: result.patch, policy: policy.name };
+  if (result.error.kind === "SidecarMismatch") {
+    return enforce
+      ? refuse(policy.name, `${who} (Enforce) refuses the pod: its ${result.error.message}`)
+      : {
+          ...pass,
+          policy: policy.name,
+          warnings: [`${who}: the pod's ${result.error.message}; it will be reported as uncovered`],
+        };
+  }
   const why = `cannot inject the audit sidecar: ${result.error.message} (${result.error.kind})`;
   return enforce
     ? refuse(policy.name, `${who} (Enforce) ${why}`)

@@ -121,9 +121,9 @@ describe("the injection webhook on the real API server", () => {
       }),
     );
     const config = pod.spec?.volumes?.find((v) => v.name === "auditready-config");
+    // The config and the certify CA only: no pod mounts a policy key any more.
     expect(config?.projected?.sources?.map((s) => s.configMap?.name ?? s.secret?.name)).toEqual([
       "auditready-web-config",
-      "auditready-web-key",
     ]);
   });
 

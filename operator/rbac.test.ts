@@ -20,8 +20,22 @@ describe("the operator's RBAC", () => {
   it("never lists or watches Secrets, and writes pods not at all", () => {
     for (const r of rules) {
       if (r.resources.includes("secrets")) expect(r.verbs).toEqual(["get", "create", "update"]);
-      if (r.resources.includes("pods")) expect(r.verbs).toEqual(["list", "watch"]);
+      // get: the certify endpoint reads the one pod a token names, fresh.
+      if (r.resources.includes("pods")) expect(r.verbs).toEqual(["get", "list", "watch"]);
     }
+  });
+
+  it("may review tokens, and read only its own Service", () => {
+    expect(rules).toContainEqual({
+      apiGroups: ["authentication.k8s.io"],
+      resources: ["tokenreviews"],
+      verbs: ["create"],
+    });
+    const services = rbacManifests(DEFAULT_RBAC)
+      .filter((m) => m.kind === "Role")
+      .flatMap((m) => (m as { rules: typeof rules }).rules)
+      .find((r) => r.resources.includes("services"));
+    expect(services).toMatchObject({ verbs: ["get"], resourceNames: [DEFAULT_RBAC.name] });
   });
 
   it("limits the webhook configuration to its one name", () => {

@@ -122,7 +122,10 @@ export class CertKeeper {
     this.notAfter = notAfter;
     clearTimeout(this.expiry);
     const left = notAfter - Date.now();
-    if (left <= 0) return this.close();
+    if (left <= 0) {
+      this.close();
+      return;
+    }
     this.open = true;
     for (const wake of this.waiters.splice(0)) wake();
     // Unrenewed at notAfter: checkpoints signed later would not verify, so hold again.

@@ -103,6 +103,17 @@ describe("checkInjectedPod accepts", () => {
     expect(differs(pod, p)).toBe("matches");
   });
 
+  it("what in-tree admission plugins add to every container: a LimitRange default, AlwaysPullImages", () => {
+    const pod = injected();
+    const s = sidecarOf(pod);
+    s.imagePullPolicy = "Always";
+    s.resources = {
+      requests: { ...s.resources?.requests, "ephemeral-storage": "1Gi" },
+      limits: { ...s.resources?.limits, cpu: "1", "ephemeral-storage": "2Gi" },
+    };
+    expect(differs(pod)).toBe("matches");
+  });
+
   it("a pod injected by an older generation when the pod shape is unchanged", () => {
     const old = injected(policy({}, 2));
     const now = policy({ redact: [{ field: "password" }] }, 7);
@@ -170,6 +181,25 @@ describe("checkInjectedPod refuses, naming the first difference", () => {
         sidecarOf(pod).command = ["sh", "-c", "cat /var/run/secrets/auditready.dev/token"];
       },
       'command is ["sh","-c","cat /var/run/secrets/auditready.dev/token"], expected nothing',
+    ],
+    [
+      "a resource injection sets, changed",
+      (pod) => {
+        const r = sidecarOf(pod).resources;
+        if (r?.limits) r.limits.memory = "8Gi";
+      },
+      `resources.limits.memory is "${8 * 2 ** 30}", expected "${256 * 2 ** 20}"`,
+    ],
+    [
+      "the ServiceAccount mount path holding another volume",
+      (pod) => {
+        sidecarOf(pod).volumeMounts?.push({
+          name: "host-creds",
+          mountPath: "/var/run/secrets/kubernetes.io/serviceaccount",
+          readOnly: true,
+        });
+      },
+      'volumeMounts[4] is {"name":"host-creds","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount","readOnly":true}, expected nothing',
     ],
     [
       "a privileged sidecar",

@@ -5,9 +5,14 @@
 // certify endpoint is to certify only their sidecars. Compared after filling in what the API
 // server defaults (pod-defaults.ts), so a stored pod compares equal to its own injection.
 //
-// Deliberately ignored: a mount the ServiceAccount admission plugin adds to every container of
-// a pod that automounts its API token (re-run after our patch, it reaches the sidecar too); the
-// sidecar never reads it. Nothing else: any other field set on the sidecar differs.
+// Deliberately tolerated, because in-tree admission plugins change every container of a pod
+// (and run again after our patch, so the sidecar too), and none of it lets a sidecar forge:
+// - ServiceAccount: a read-only mount of the pod's API token (kube-api-access-*) at
+//   /var/run/secrets/kubernetes.io/serviceaccount, when the pod automounts it;
+// - LimitRanger: requests and limits of resources injection does not set (a LimitRange
+//   default); the ones it sets must still be equal;
+// - AlwaysPullImages: imagePullPolicy Always (the image itself must still be equal).
+// Nothing else: any other field set on the sidecar differs.
 import type { V1Container, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { Policy } from "./api/policy.ts";
 import { logDirs } from "./logdirs.ts";
@@ -160,9 +165,9 @@ function firstDifference(
       ? `${SIDECAR_CONTAINER} is a regular container, expected a native sidecar (an init container)`
       : `${SIDECAR_CONTAINER} is an init container, expected a regular container`;
   }
-  const sidecar = withoutServiceAccountMount(parts.sidecar.container);
   const expected = defaultContainer(sidecarContainer(policy, dirs, ctx));
-  const inSidecar = diff(defaultContainer(sidecar), expected, "");
+  const sidecar = withoutAdmissionChanges(defaultContainer(parts.sidecar.container), expected);
+  const inSidecar = diff(sidecar, expected, "");
   if (inSidecar !== undefined) return inSidecar;
 
   const wanted = injectedVolumes(policy, dirs).map(defaultVolume);
@@ -199,12 +204,26 @@ function firstDifference(
   return undefined;
 }
 
-/** The ServiceAccount plugin's mount of the pod's API token (see the header); nothing else. */
-function withoutServiceAccountMount(c: V1Container): V1Container {
+/** The sidecar with what in-tree admission plugins add undone (see the header); nothing else. */
+function withoutAdmissionChanges(c: V1Container, expected: V1Container): V1Container {
+  const out: V1Container = { ...c };
   const mounts = c.volumeMounts?.filter(
     (m) => !(m.mountPath === SA_TOKEN_PATH && m.readOnly === true && SA_TOKEN_VOLUME.test(m.name)),
   );
-  return { ...c, ...(mounts && { volumeMounts: mounts }) };
+  if (mounts) out.volumeMounts = mounts;
+  if (c.imagePullPolicy === "Always" && expected.imagePullPolicy !== undefined) {
+    out.imagePullPolicy = expected.imagePullPolicy;
+  }
+  const keep = (
+    have: Record<string, string> | undefined,
+    want: Record<string, string> | undefined,
+  ) => have && Object.fromEntries(Object.entries(have).filter(([k]) => want?.[k] !== undefined));
+  if (c.resources) {
+    const requests = keep(c.resources.requests, expected.resources?.requests);
+    const limits = keep(c.resources.limits, expected.resources?.limits);
+    out.resources = { ...c.resources, ...(requests && { requests }), ...(limits && { limits }) };
+  }
+  return out;
 }
 
 const show = (v: unknown) => {

@@ -10,8 +10,9 @@
 // creation but for container images, tolerations and a few durations, so injection cannot be
 // added nor removed later; a webhook on UPDATE would put every label, annotation and finalizer
 // change of a selected pod behind a fail-closed call (an operator outage would then block pod
-// deletion). A sidecar image changed afterwards is caught by the controller: sidecarMatches()
-// makes the pod uncovered (SidecarMismatch), and certification is to refuse such a sidecar.
+// deletion). A sidecar image changed afterwards, or an ephemeral container added later that
+// mounts an injected volume or targets the sidecar, is caught by the controller instead:
+// sidecarMatches() makes the pod uncovered (SidecarMismatch); certification is to refuse it too.
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Policy } from "../api/policy.ts";
 import { injectionPatch, type JsonPatch } from "../inject.ts";

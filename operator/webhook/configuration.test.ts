@@ -53,6 +53,13 @@ describe("desiredWebhooks", () => {
     ).toBe(true);
   });
 
+  it("intercepts pod creation only, so an outage never blocks updates (finalizers, labels) of running pods", () => {
+    expect(hooks.flatMap((h) => h.rules ?? []).map((r) => [r.resources, r.operations])).toEqual([
+      [["pods"], ["CREATE"]],
+      [["pods"], ["CREATE"]],
+    ]);
+  });
+
   it("scopes each entry to its namespace and pod selector, never to kube-system or the operator's", () => {
     const strict = hooks.find((h) => h.name === webhookName({ namespace: "pay", name: "strict" }));
     expect(strict?.namespaceSelector?.matchExpressions).toEqual([

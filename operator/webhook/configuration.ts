@@ -45,7 +45,8 @@ export function desiredWebhooks(
         admissionReviewVersions: ["v1"],
         sideEffects: "None",
         failurePolicy: enforce ? "Fail" : "Ignore",
-        // Re-run when a later webhook changed the pod; the patch is idempotent by annotation.
+        // Re-run when a later webhook changed the pod: the patch is then empty, if the pod still
+        // carries exactly what was injected (else refused under Enforce).
         reinvocationPolicy: "IfNeeded",
         timeoutSeconds: enforce ? 10 : 3,
         matchPolicy: "Equivalent",
@@ -73,6 +74,7 @@ export function desiredWebhooks(
           {
             apiGroups: [""],
             apiVersions: ["v1"],
+            // CREATE only: why not UPDATE is in admit.ts.
             operations: ["CREATE"],
             resources: ["pods"],
             scope: "Namespaced",

@@ -169,6 +169,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
       return (p) => keys.current(p);
     })(),
     validityMs: o.certValidityMs ?? 3_600_000,
+    injection: { cluster: o.cluster, nativeSidecars },
     log: o.log,
     requests: certifyRequests,
   });

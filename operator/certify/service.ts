@@ -12,7 +12,9 @@ import type { KeyCert } from "../../entry/record.ts";
 import type { Policy } from "../api/policy.ts";
 import type { CurrentKey } from "../controller/keysecret.ts";
 import { notFound } from "../controller/objects.ts";
-import { TOKEN_AUDIENCE } from "../names.ts";
+import { INJECTED_ANNOTATION, parseInjected, TOKEN_AUDIENCE } from "../names.ts";
+import { checkInjectedPod } from "../sidecar-match.ts";
+import type { InjectionContext } from "../sidecar-spec.ts";
 import {
   type CertifyRequest,
   decide,
@@ -28,8 +30,8 @@ export interface CertifyDeps {
   policiesIn: (namespace: string) => readonly Policy[];
   /** The policy's current signing key, or why it is not available. */
   policyKey: (policy: Policy) => Promise<CurrentKey | { error: string }>;
-  /** Checks the pod's sidecar against what injection makes; a message when it differs. */
-  sidecarMismatch?: (pod: unknown, policy: Policy) => string | undefined;
+  /** Checks the pod's sidecar against what injection makes (admission's own check). */
+  injection: InjectionContext;
   validityMs: number;
   log: Logger;
   requests: Counter<"result">;
@@ -145,14 +147,12 @@ export class CertifyService {
     try {
       const raw = await this.d.core.readNamespacedPod({ namespace: t.namespace, name: t.podName });
       const facts = podFacts(raw);
-      const policy = this.d
-        .policiesIn(t.namespace)
-        .find(
-          (p) =>
-            p.name === (raw.metadata?.annotations?.["auditready.dev/injected"] ?? "").split("@")[0],
-        );
-      const mismatch = policy && this.d.sidecarMismatch?.(raw, policy);
-      return mismatch ? { ...facts, sidecarMismatch: mismatch } : facts;
+      // The pod as it is now, not as admitted: a sidecar edited since (an image swapped, a
+      // debug container aimed at it) is refused here too.
+      const named = parseInjected(facts.annotations[INJECTED_ANNOTATION])?.policy;
+      const policy = this.d.policiesIn(t.namespace).find((p) => p.name === named);
+      const match = policy && checkInjectedPod(raw, policy, this.d.injection);
+      return match && !match.ok ? { ...facts, sidecarMismatch: match.message } : facts;
     } catch (err) {
       if (notFound(err)) return undefined;
       throw err;

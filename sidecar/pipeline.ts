@@ -11,7 +11,7 @@ import { createNormalizer } from "../entry/normalize/normalizer.ts";
 import type { Emitted, StreamState } from "../entry/seal.ts";
 import { StreamSealer } from "../entry/seal.ts";
 import { sleep } from "./backoff.ts";
-import { type CertifyStream, certifierFor } from "./certify/certifier.ts";
+import { type Certifier, type CertifyStream, certifierFor } from "./certify/certifier.ts";
 import { CertKeeper } from "./certify/keeper.ts";
 import { originOf, type PodIdentity } from "./config/identity.ts";
 import type { SidecarConfig } from "./config/schema.ts";
@@ -60,6 +60,7 @@ export class Pipeline {
     events: Events,
     loaded: StateDocument,
     sink: Sink,
+    certifier: Certifier,
   ) {
     this.config = config;
     this.identity = identity;
@@ -72,7 +73,7 @@ export class Pipeline {
     this.sink = sink;
     this.keeper = new CertKeeper({
       key: this.epochKey,
-      certifier: certifierFor(config, identity),
+      certifier,
       publish: (certs) => {
         for (const cert of certs) this.outbox.add(keyCertMessage(cert), CERT_META);
       },
@@ -120,8 +121,9 @@ export class Pipeline {
     await mkdir(config.stateDir, { recursive: true });
     const loaded = await loadState(config.stateDir);
     if (!loaded.existed) events.emit({ type: "state-missing", path: config.stateDir });
+    const certifier = await certifierFor(config, identity);
     const sink = await openSink(config, events);
-    const p = new Pipeline(config, identity, events, loaded.document, sink);
+    const p = new Pipeline(config, identity, events, loaded.document, sink, certifier);
     await p.open(loaded.document);
     return p;
   }

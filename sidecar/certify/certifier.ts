@@ -22,10 +22,21 @@ export interface Certifier {
   certify(key: SigningKey, notBefore: string, streams: CertifyStream[]): Promise<KeyCert[]>;
 }
 
-export function certifierFor(config: SidecarConfig, identity: PodIdentity): Certifier {
+/** The config's certifier; a local policy key file is read now, so a bad one fails the start. */
+export async function certifierFor(
+  config: SidecarConfig,
+  identity: PodIdentity,
+): Promise<Certifier> {
   const s = config.signing;
   if (s.certify) return new OperatorCertifier(s.certify);
-  return new LocalCertifier(s.policyKeyFile as string, identity, config.policy.name);
+  const file = s.policyKeyFile as string;
+  let policyKey: SigningKey;
+  try {
+    policyKey = signingKeyFromPem(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new SidecarError("config", `policy key ${file}: ${messageOf(err)}`, { retriable: false });
+  }
+  return new LocalCertifier(policyKey, identity, config.policy.name);
 }
 
 const TIMEOUT_MS = 10_000;
@@ -144,24 +155,17 @@ const LOCAL_VALIDITY_MS = 365 * 86_400_000;
 /** Self-certification with a policy key file: for runs outside a cluster only. */
 export class LocalCertifier implements Certifier {
   readonly name = "local policy key";
-  private readonly file: string;
+  private readonly policyKey: SigningKey;
   private readonly identity: PodIdentity;
   private readonly policy: string;
-  constructor(file: string, identity: PodIdentity, policy: string) {
-    this.file = file;
+  constructor(policyKey: SigningKey, identity: PodIdentity, policy: string) {
+    this.policyKey = policyKey;
     this.identity = identity;
     this.policy = policy;
   }
 
   async certify(key: SigningKey, notBefore: string, streams: CertifyStream[]): Promise<KeyCert[]> {
-    let policyKey: SigningKey;
-    try {
-      policyKey = signingKeyFromPem(await readFile(this.file, "utf8"));
-    } catch (err) {
-      throw new SidecarError("config", `policy key ${this.file}: ${messageOf(err)}`, {
-        retriable: false,
-      });
-    }
+    const policyKey = this.policyKey;
     const id = this.identity;
     const notAfter = new Date(Date.parse(notBefore) + LOCAL_VALIDITY_MS).toISOString();
     return streams.map((s) =>

@@ -41,7 +41,8 @@ Reporting:
 
 Liveness:
   --as-of ISO|now           report STALE streams: no checkpoint within heartbeat + grace and
-                            no clean end. Default: now for a topic, off for a file.
+                            no clean end. Default: now for a topic, off for a file. Dates and
+                            key validity are judged by this clock (default: now) in any case.
   --no-liveness             do not check liveness
   --grace SECONDS           added to each stream's heartbeat (default 60)
 
@@ -100,6 +101,8 @@ export async function runVerify(argv: string[]): Promise<number> {
   if (values["as-of"]) now = values["as-of"] === "now" ? Date.now() : Date.parse(values["as-of"]);
   if (now !== undefined && Number.isNaN(now))
     throw new UsageError(`--as-of ${values["as-of"]}: not a time`);
+  // The verifier's own clock for dates and key validity, liveness or not.
+  const asOf = now;
   if (values["no-liveness"]) now = undefined;
 
   let verifier: Verifier;
@@ -109,6 +112,7 @@ export async function runVerify(argv: string[]): Promise<number> {
       graceMs: graceSeconds * 1000,
       ...(trustedState ? { trustedState } : {}),
       ...(now === undefined ? {} : { now }),
+      ...(asOf === undefined ? {} : { asOf }),
     });
   } catch (err) {
     if (err instanceof TrustError) throw new UsageError(err.message);

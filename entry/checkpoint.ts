@@ -152,6 +152,9 @@ export function parseNote(text: string): ParsedNote {
   const epoch = EPOCH_LINE.exec(epochLine)?.[1];
   const time = TIME_LINE.exec(timeLine)?.[1];
   if (epoch === undefined || time === undefined) throw new NoteError("bad epoch or time line");
+  // Sixteen digits can exceed 2^53: such a size or epoch has no exact number.
+  if (!Number.isSafeInteger(Number(sizeText)) || !Number.isSafeInteger(Number(epoch)))
+    throw new NoteError("size or epoch beyond 2^53 - 1");
   const sigText = text.slice(split + 2);
   if (!sigText.endsWith("\n")) throw new NoteError("signature block must end with a newline");
   const signatures = sigText

@@ -74,7 +74,11 @@ describe("epoch key certificates", () => {
     expect(first.state.origins[b.origin]?.trees[0]?.certs).toEqual([b.certs[0]]);
     b.logs(20);
     const cut = b.messages.filter((m) => m.kind !== "key-cert" && m.seq >= 15);
-    const r = verifyMessages(cut, b.trustedKeys(), { trustedState: first.state });
+    const r = verifyMessages(cut, b.trustedKeys(), {
+      trustedState: first.state,
+      retentionMs: 86_400_000,
+      asOf: b.clock.now() + 2 * 86_400_000,
+    });
     expect(findingCodes(r)).toEqual(["HEAD_TRUNCATED"]);
     expect(r.streams[0]?.verified).toMatchObject({ from: 21, to: 40 });
   });

@@ -28,7 +28,17 @@ export type Report = (
 ) => void;
 
 /** Why a key's checkpoints do not count, when it has no valid certificate for their epoch. */
-export type KeyProblem = "KEY_NOT_VALID" | "WRONG_ORIGIN" | "UNCERTIFIED_KEY";
+export type KeyProblem = "KEY_NOT_VALID" | "WRONG_ORIGIN" | "FUTURE_DATED" | "UNCERTIFIED_KEY";
+
+/** What the certificates are judged against besides the policy keys: the verifier's own clock. */
+export interface CertClock {
+  /** The verifier's clock (ms). */
+  asOf: number;
+  /** When this verifier's previous run was (its state's clock), if it had one. */
+  stateUpdated: number | undefined;
+  /** Epoch keys that previous run saw in this stream. */
+  knownKeys: ReadonlySet<string>;
+}
 
 export class CertBook {
   /** Valid certificates by key id. */
@@ -39,15 +49,18 @@ export class CertBook {
   private readonly origin: string;
   private readonly policyKeys: ReadonlyMap<string, PolicyKey>;
   private readonly report: Report;
+  private readonly clock: CertClock;
 
   constructor(
     origin: string,
     facts: readonly CertFact[],
     policyKeys: ReadonlyMap<string, PolicyKey>,
+    clock: CertClock,
     report: Report,
   ) {
     this.origin = origin;
     this.policyKeys = policyKeys;
+    this.clock = clock;
     this.report = report;
     const seen = new Set<string>();
     for (const f of facts) {
@@ -58,7 +71,11 @@ export class CertBook {
         const list = this.valid.get(f.cert.keyId);
         if (list) list.push(f.cert);
         else this.valid.set(f.cert.keyId, [f.cert]);
-      } else if (problem === "KEY_NOT_VALID" || problem === "WRONG_ORIGIN") {
+      } else if (
+        problem === "KEY_NOT_VALID" ||
+        problem === "WRONG_ORIGIN" ||
+        problem === "FUTURE_DATED"
+      ) {
         this.invalid.set(f.cert.keyId, problem);
       }
     }
@@ -121,6 +138,38 @@ export class CertBook {
       return fail(
         "KEY_NOT_VALID",
         `policy key ${cert.policyKeyId} was not valid at ${cert.notBefore}`,
+      );
+    return this.checkClock(cert, from, policy, fail);
+  }
+
+  /**
+   * The certificate's dates against the verifier's own clock, not against what it declares:
+   * nothing from the future (so no policy key before its time: the certificate's start is within
+   * the key's validity), and no key newly certified by a policy key that was retired before this
+   * verifier's previous run (which would have seen it).
+   */
+  private checkClock(
+    cert: KeyCert,
+    from: number,
+    policy: PolicyKey,
+    fail: (code: FindingCode, message: string) => FindingCode,
+  ): FindingCode | null {
+    const { asOf, stateUpdated, knownKeys } = this.clock;
+    const at = new Date(asOf).toISOString();
+    if (from > asOf + CLOCK_SKEW_MS)
+      return fail(
+        "FUTURE_DATED",
+        `valid from ${cert.notBefore}, after this verifier's clock (${at})`,
+      );
+    if (
+      policy.notAfter !== undefined &&
+      stateUpdated !== undefined &&
+      policy.notAfter < stateUpdated &&
+      !knownKeys.has(cert.keyId)
+    )
+      return fail(
+        "KEY_NOT_VALID",
+        `policy key ${cert.policyKeyId} was retired before this verifier's previous run (${new Date(stateUpdated).toISOString()}), which never saw this key: a back-dated certificate`,
       );
     return null;
   }

@@ -1,6 +1,8 @@
 // Every finding the verifier can report, with its level. Errors make `auditready verify` exit
 // non-zero; warnings and information are reported and never hidden. DESIGN.md section 4 and
-// TAMPER-CATALOG.md say what each one means; the README has the table for users.
+// TAMPER-CATALOG.md say what each one means; the README has the table for users. GAP also
+// stands for records (or a whole stream) that the trusted state proves existed and that are
+// gone when retention does not explain it; HEAD_TRUNCATED is only what retention explains.
 
 export const FINDING_LEVELS = {
   BAD_FORMAT: "error",
@@ -12,6 +14,12 @@ export const FINDING_LEVELS = {
   /** A record whose `event.k8s` names another pod or container than its key's certificate. */
   IDENTITY_MISMATCH: "error",
   KEY_NOT_VALID: "error",
+  /** A checkpoint, certificate or record dated after the verifier's clock (asOf) plus the skew. */
+  FUTURE_DATED: "error",
+  /** A record or checkpoint of an epoch after that epoch's `epoch-end`: an ended epoch is closed. */
+  AFTER_END: "error",
+  /** The stream could not be checked at all (an unexpected failure); other streams are unaffected. */
+  UNVERIFIABLE: "error",
   SEALED_BY_LATER_KEY: "error",
   ROOT_MISMATCH: "error",
   INCONSISTENT_CHECKPOINT: "error",

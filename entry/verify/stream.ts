@@ -33,6 +33,12 @@ export interface StreamContext {
   policyKeys: ReadonlyMap<string, PolicyKey>;
   /** For STALE; undefined turns the liveness check off. */
   now: number | undefined;
+  /** The verifier's own clock: dates and key validity are judged against it. */
+  asOf: number;
+  /** The topic's retention.ms: what alone excuses records the state proves existed. */
+  retentionMs: number | undefined;
+  /** The clock of this verifier's previous run (its state), if any. */
+  stateUpdated: number | undefined;
   graceMs: number;
   trusted: readonly TrustedTree[];
 }
@@ -70,6 +76,8 @@ interface EpochInfo {
   startSeq: number;
   tree: number;
   ended: boolean;
+  /** The seq of the epoch's first `epoch-end`: nothing of the epoch may come after it. */
+  endSeq: number;
 }
 
 // Stands in for a missing leaf, so the tree can be rebuilt past a gap (it never matches).
@@ -80,6 +88,29 @@ const MAX_KEPT_CERTS = 4;
 
 export function verifyStream(facts: StreamFacts, ctx: StreamContext): StreamResult {
   return new StreamCheck(facts, ctx).run();
+}
+
+/** Whether retention explains the loss of records sealed (at the latest) at `sealedAt`. */
+export function retentionExplains(
+  sealedAt: number,
+  asOf: number,
+  retentionMs: number | undefined,
+): boolean {
+  // Kafka deletes whole segments once their newest message is older than the retention: a
+  // record sealed just before the horizon may have its checkpoint just after it.
+  return retentionMs !== undefined && sealedAt - CLOCK_SKEW_MS <= asOf - retentionMs;
+}
+
+/** What to report for a tree the state verified when none of its records is left. */
+export function vanishedTree(
+  t: TrustedTree,
+  asOf: number,
+  retentionMs: number | undefined,
+): { code: "GAP" | "HEAD_TRUNCATED"; message: string } {
+  const what = `this verifier verified epoch ${t.epoch} to size ${t.size} (checkpoint of ${t.checkpointTime || "unknown time"}) before`;
+  return retentionExplains(Date.parse(t.checkpointTime), asOf, retentionMs)
+    ? { code: "HEAD_TRUNCATED", message: `${what}; retention removed it` }
+    : { code: "GAP", message: `${what}, and retention does not explain the loss` };
 }
 
 class StreamCheck {
@@ -95,6 +126,8 @@ class StreamCheck {
   private readonly certs: CertBook;
   /** The largest size any well-formed checkpoint claims, whether or not it checked out. */
   private claimedTo = 0;
+  /** Leaves of the tree being checked whose own time is after the verifier's clock. */
+  private futureLeaves = new Tally();
 
   constructor(facts: StreamFacts, ctx: StreamContext) {
     this.origin = facts.origin;
@@ -107,8 +140,13 @@ class StreamCheck {
       for (const cert of t.certs ?? [])
         certs.push({ epoch: cert.epoch, cert, position: "trusted state" });
     }
-    this.certs = new CertBook(this.origin, certs, ctx.policyKeys, (code, message, where) =>
-      this.report(code, message, where),
+    const knownKeys = new Set(ctx.trusted.flatMap((t) => Object.keys(t.keys)));
+    this.certs = new CertBook(
+      this.origin,
+      certs,
+      ctx.policyKeys,
+      { asOf: ctx.asOf, stateUpdated: ctx.stateUpdated, knownKeys },
+      (code, message, where) => this.report(code, message, where),
     );
   }
 
@@ -161,6 +199,14 @@ class StreamCheck {
       }
     }
     const results = treeIds.map((id) => this.verifyTree(id, trees.get(id) ?? [], epochs));
+    // A tree the state verified with nothing of it left: the state keeps it (it only grows).
+    const gone = this.ctx.trusted.filter((t) => !trees.has(t.genesis));
+    for (const t of gone) {
+      const f = vanishedTree(t, this.ctx.asOf, this.ctx.retentionMs);
+      this.report(f.code, `the tree of epoch ${t.genesis} has no records left: ${f.message}`, {
+        epoch: t.genesis,
+      });
+    }
     const latest = results[results.length - 1];
     return {
       origin: this.origin,
@@ -168,7 +214,7 @@ class StreamCheck {
       verified: latest?.verified ?? null,
       leaves: this.facts.leaves.length,
       checkpoints: this.facts.checkpoints.length,
-      trees: results.flatMap((r) => (r.trusted ? [r.trusted] : [])),
+      trees: [...gone, ...results.flatMap((r) => (r.trusted ? [r.trusted] : []))],
     };
   }
 
@@ -178,7 +224,13 @@ class StreamCheck {
     const get = (epoch: number): EpochInfo => {
       let e = epochs.get(epoch);
       if (!e) {
-        e = { epoch, startSeq: Number.POSITIVE_INFINITY, tree: epoch, ended: false };
+        e = {
+          epoch,
+          startSeq: Number.POSITIVE_INFINITY,
+          tree: epoch,
+          ended: false,
+          endSeq: Number.POSITIVE_INFINITY,
+        };
         epochs.set(epoch, e);
       }
       return e;
@@ -188,6 +240,8 @@ class StreamCheck {
     for (let i = 0; i < leaves.length; i++) {
       const epoch = leaves.epochAt(i);
       if (e === undefined || epoch !== e.epoch) e = get(epoch);
+      if (leaves.typeCodeAt(i) === EPOCH_END && e.endSeq === Number.POSITIVE_INFINITY)
+        e.endSeq = leaves.seqAt(i);
       if (e.start) continue;
       if (leaves.typeCodeAt(i) === EPOCH_START) {
         e.start = leaves.fact(i);
@@ -211,7 +265,9 @@ class StreamCheck {
   }
 
   private checkpoints(epochs: readonly EpochInfo[]): ValidCheckpoint[] {
-    const inTree = new Set(epochs.map((e) => e.epoch));
+    const inTree = new Map(epochs.map((e) => [e.epoch, e] as const));
+    const future = new Tally();
+    const afterEnd = new Tally();
     const valid: ValidCheckpoint[] = [];
     const refused = new Map<
       string,
@@ -259,6 +315,11 @@ class StreamCheck {
         );
         continue;
       }
+      // Dated after the verifier's clock: never counted, so it cannot hold off STALE either.
+      if (Date.parse(note.checkpoint.time) > this.ctx.asOf + CLOCK_SKEW_MS) {
+        future.add(where, note.checkpoint.size);
+        continue;
+      }
       const certs = this.certsOf(keyId, c.epoch);
       if (certs === null && !this.keys.get(keyId)?.fromState) {
         // One finding per key and epoch, however many checkpoints it signed.
@@ -274,6 +335,11 @@ class StreamCheck {
           `checkpoint at size ${note.checkpoint.size} is signed by ${keyId} at ${note.checkpoint.time}, outside every certificate window of that key`,
           where,
         );
+        continue;
+      }
+      const endSeq = inTree.get(c.epoch)?.endSeq ?? Number.POSITIVE_INFINITY;
+      if (note.checkpoint.size > endSeq + 1) {
+        afterEnd.add(where, note.checkpoint.size);
         continue;
       }
       const range = c.range && rangeOf(c.range);
@@ -299,6 +365,20 @@ class StreamCheck {
         fact: c,
       });
     }
+    future.report((n, where, sizes) =>
+      this.report(
+        "FUTURE_DATED",
+        `${n} checkpoint(s) at sizes ${sizes} dated after this verifier's clock (${new Date(this.ctx.asOf).toISOString()})`,
+        { ...where, count: n },
+      ),
+    );
+    afterEnd.report((n, where, sizes) =>
+      this.report(
+        "AFTER_END",
+        `${n} checkpoint(s) at sizes ${sizes} seal past their epoch's epoch-end`,
+        { ...where, count: n },
+      ),
+    );
     for (const [id, r] of refused) {
       this.report(
         r.code,
@@ -343,6 +423,8 @@ class StreamCheck {
     let epochInTree = false;
     let info: EpochInfo | undefined;
     let next = Number.POSITIVE_INFINITY;
+    let endSeq = Number.POSITIVE_INFINITY;
+    const afterEnd = new Tally();
     for (let i = 0; i < leaves.length; i++) {
       const e = leaves.epochAt(i);
       if (e !== epoch) {
@@ -350,9 +432,15 @@ class StreamCheck {
         epochInTree = inTree.has(e);
         info = all.get(e);
         next = nextStart.get(e) ?? Number.POSITIVE_INFINITY;
+        endSeq = info?.endSeq ?? Number.POSITIVE_INFINITY;
       }
       if (!epochInTree) continue;
       const seq = leaves.seqAt(i);
+      // An ended epoch is closed: whatever claims a later place in it was added after the end.
+      if (seq > endSeq) {
+        afterEnd.add({ epoch, position: leaves.positionAt(i) }, seq);
+        continue;
+      }
       if (seq >= next) {
         orphaned.push(i);
         continue;
@@ -391,6 +479,13 @@ class StreamCheck {
       }
     }
     if (placed === 0) minSeq = 0;
+    afterEnd.report((n, where) =>
+      this.report("AFTER_END", `${n} record(s) of an epoch after its epoch-end`, {
+        ...where,
+        seq: afterEnd.span,
+        count: n,
+      }),
+    );
     if (duplicates > 0)
       this.report("DUPLICATE", `${duplicates} record(s) delivered more than once`, {
         count: duplicates,
@@ -429,7 +524,10 @@ class StreamCheck {
         keyId: trusted.keyId,
       };
     } else {
-      const c = checkpoints.find((cp) => cp.size >= minSeq && cp.fact.range !== undefined);
+      // Only a size the records present reach: a range claiming more would vouch for nothing.
+      const c = checkpoints.find(
+        (cp) => cp.size >= minSeq && cp.size <= maxSeq + 1 && cp.fact.range !== undefined,
+      );
       if (c?.fact.range) {
         anchor = {
           size: c.size,
@@ -439,27 +537,26 @@ class StreamCheck {
         };
       }
     }
-    if (placed > 0 && minSeq > 0 && anchor?.size !== 0) {
-      this.report(
-        "HEAD_TRUNCATED",
-        anchor
-          ? `records before seq ${minSeq} are gone; verification continues ${anchor.why}`
-          : `records before seq ${minSeq} are gone and no trusted anchor or checkpoint covers what is left`,
-        { epoch: treeId, seq: [0, minSeq - 1] },
-      );
-    }
-    if (!anchor) return { verified: null, trusted: undefined };
+    const headExcused =
+      placed > 0 && minSeq > 0 && anchor?.size !== 0
+        ? this.missingHead(treeId, minSeq, checkpoints, trusted, anchor)
+        : true;
+    if (!anchor) return { verified: null, trusted };
     const base = anchor.size;
 
     // Walk the leaves from the anchor: chain, key ownership, gaps; roots at checkpoint sizes.
     // The tree is rebuilt only up to the largest size something signed (a checkpoint, or this
     // verifier's state); past it the walk visits only the seqs that hold a leaf, so a record
     // with a huge seq is one GAP finding, not a loop over every seq before it.
+    // Roots are rebuilt only up to the first missing leaf: past it no root can match, so a
+    // checkpoint claiming a size far beyond the records costs nothing (it is a mismatch).
     const sizes = new Set(checkpoints.map((c) => c.size));
     if (trusted) sizes.add(trusted.size);
+    let claimedEnd = base;
+    for (const size of sizes) if (size > claimedEnd) claimedEnd = size;
+    const end = Math.max(maxSeq + 1, claimedEnd);
     let treeEnd = base;
-    for (const size of sizes) if (size > treeEnd) treeEnd = size;
-    const end = Math.max(maxSeq + 1, treeEnd);
+    while (treeEnd < claimedEnd && slots.get(treeEnd) >= 0) treeEnd++;
     const roots = new Map<number, Digest>([[base, anchor.range.rootDigest()]]);
     // The roots the checkpoints sign, by size: where the rebuilt tree matches one, its compact
     // range is kept, so the trusted state needs no second pass over the leaves.
@@ -555,10 +652,20 @@ class StreamCheck {
       visit(seq, slots.get(seq));
       cursor = seq + 1;
     }
+    // Up to the largest size signed: what a checkpoint (or the state) claims and is not here.
+    if (cursor < end && missingFrom < 0) missingFrom = cursor;
     flushMissing(end);
     identities.report((message, seq, count) =>
       this.report("IDENTITY_MISMATCH", message, { epoch: treeId, seq, count }),
     );
+    this.futureLeaves.report((n, where) =>
+      this.report(
+        "FUTURE_DATED",
+        `${n} record(s) dated after this verifier's clock (${new Date(this.ctx.asOf).toISOString()})`,
+        { ...where, seq: this.futureLeaves.span, count: n },
+      ),
+    );
+    this.futureLeaves = new Tally();
 
     // Checkpoints against the rebuilt tree, against each other, and against key ownership.
     // Every checkpoint after a damaged record fails: they are reported as one finding.
@@ -610,13 +717,18 @@ class StreamCheck {
         { epoch: firstBad.epoch, position: firstBad.fact.position, count: mismatched.length },
       );
     }
+    // Whether what is verified now extends what the state verified before: only then may it
+    // replace the state's tree. Past an anchor beyond the state's size nothing links the two,
+    // and only retention lets the state move on.
+    let linked = trusted === undefined || (anchor.size > trusted.size && headExcused);
     if (trusted && trusted.size >= anchor.size) {
       const ours = roots.get(trusted.size);
-      if (trusted.size > end || ours !== toDigest(Buffer.from(trusted.root, "base64"))) {
+      linked = ours === toDigest(Buffer.from(trusted.root, "base64"));
+      if (!linked) {
         this.report(
           "INCONSISTENT_CHECKPOINT",
-          trusted.size > end
-            ? `the store ends at size ${end}, but this verifier verified size ${trusted.size} before`
+          trusted.size > maxSeq + 1
+            ? `the store ends at size ${maxSeq + 1}, but this verifier verified size ${trusted.size} before`
             : `the tree at size ${trusted.size} differs from what this verifier verified before`,
           { epoch: trusted.epoch },
         );
@@ -689,7 +801,7 @@ class StreamCheck {
     // covered is anchor.size or the size of a checkpoint whose root matched: kept above.
     const finalRange = matchedRange.size === covered ? matchedRange.range : undefined;
     if (!finalRange) throw new Error(`internal: no compact range kept at size ${covered}`);
-    const trustedTree: TrustedTree | undefined =
+    const candidate: TrustedTree | undefined =
       covered > 0
         ? {
             genesis: treeId,
@@ -703,8 +815,49 @@ class StreamCheck {
             keys,
             certs: this.keptCerts(keyAtSize.get(covered) ?? anchor.keyId ?? "", lastEpoch, newest),
           }
-        : trusted;
-    return { verified, trusted: trustedTree };
+        : undefined;
+    // The state only grows: a tree that does not extend it, or verifies less, leaves it as it was.
+    const keep = trusted && !(linked && candidate && candidate.size >= trusted.size);
+    return { verified, trusted: keep ? trusted : (candidate ?? trusted) };
+  }
+
+  /**
+   * Records missing before the first one left. Only retention removes a head: with a trusted
+   * state proving they existed, or with the topic's retention to judge by, records sealed after
+   * the retention horizon are a GAP (an error); otherwise HEAD_TRUNCATED. Returns whether the
+   * loss is excused.
+   */
+  private missingHead(
+    treeId: number,
+    minSeq: number,
+    checkpoints: readonly ValidCheckpoint[],
+    trusted: TrustedTree | undefined,
+    anchor: { why: string } | null,
+  ): boolean {
+    const { asOf, retentionMs } = this.ctx;
+    const judged = trusted !== undefined || retentionMs !== undefined;
+    // The first checkpoint at or past minSeq sealed the last missing record: no later than it.
+    const cover = checkpoints.find((c) => c.size >= minSeq);
+    const excused =
+      !judged ||
+      (cover !== undefined && retentionExplains(Date.parse(cover.time), asOf, retentionMs));
+    const then = anchor
+      ? `verification continues ${anchor.why}`
+      : "no trusted anchor or checkpoint covers what is left";
+    const where = { epoch: treeId, seq: [0, minSeq - 1] as [number, number] };
+    if (excused) {
+      this.report("HEAD_TRUNCATED", `records before seq ${minSeq} are gone; ${then}`, where);
+      return true;
+    }
+    const proof = trusted
+      ? `this verifier verified this tree to size ${trusted.size} before`
+      : `they existed (seqs start at 0)`;
+    const why =
+      retentionMs === undefined
+        ? "no retention is known to explain it"
+        : `retention (${retentionMs} ms) does not explain it: they were sealed by ${cover ? cover.time : "no checkpoint left"}`;
+    this.report("GAP", `records 0..${minSeq - 1} are gone though ${proof}; ${why}; ${then}`, where);
+    return false;
   }
 
   /**
@@ -734,6 +887,9 @@ class StreamCheck {
   ): void {
     const type = leaves.typeCodeAt(i);
     if (type === EPOCH_END) (all.get(leaves.epochAt(i)) as EpochInfo).ended = true;
+    const time = leaves.extrasAt(i)?.time;
+    if (time !== undefined && Date.parse(time) > this.ctx.asOf + CLOCK_SKEW_MS)
+      this.futureLeaves.add({ epoch: leaves.epochAt(i), position: leaves.positionAt(i) }, seq);
     const g = type === GAP ? leaves.extrasAt(i)?.gap : undefined;
     if (g) {
       this.report(
@@ -905,4 +1061,34 @@ class IdentityCheck {
 
 function describe(namespace: string, pod: string, uid: string, container: string): string {
   return `${namespace}/${pod} (uid ${uid}) container ${container}`;
+}
+
+/** Findings of one kind gathered into one: how many, where the first was, the range of sizes. */
+class Tally {
+  count = 0;
+  private where: { epoch?: number; position?: string } = {};
+  private low = Number.POSITIVE_INFINITY;
+  private high = Number.NEGATIVE_INFINITY;
+
+  add(where: { epoch?: number; position?: string }, n: number): void {
+    if (this.count++ === 0) this.where = where;
+    if (n < this.low) this.low = n;
+    if (n > this.high) this.high = n;
+  }
+
+  report(
+    emit: (count: number, where: { epoch?: number; position?: string }, range: string) => void,
+  ): void {
+    if (this.count > 0)
+      emit(
+        this.count,
+        this.where,
+        this.low === this.high ? `${this.low}` : `${this.low}..${this.high}`,
+      );
+  }
+
+  /** First and last value added. */
+  get span(): [number, number] {
+    return [this.low, this.high];
+  }
 }

@@ -18,12 +18,20 @@ type Obj = Record<string, unknown>;
 function verify(
   msgs: readonly Msg[],
   keys: TrustedKey[],
-  opts: { now?: number; state?: TrustedState; key?: string } = {},
+  opts: {
+    now?: number;
+    asOf?: number;
+    state?: TrustedState;
+    key?: string;
+    retentionMs?: number;
+  } = {},
 ): VerifyReport {
   const v = new Verifier({
     trustedKeys: keys,
     ...(opts.now === undefined ? {} : { now: opts.now }),
     ...(opts.state ? { trustedState: opts.state } : {}),
+    ...(opts.retentionMs === undefined ? {} : { retentionMs: opts.retentionMs }),
+    ...(opts.asOf === undefined ? {} : { asOf: opts.asOf }),
   });
   for (const m of asInput(msgs, opts.key)) v.add(m);
   return v.finish();
@@ -81,6 +89,8 @@ describe("the tamper catalog", () => {
       "INCONSISTENT_CHECKPOINT",
       "SEALED_BY_LATER_KEY",
       "KEY_NOT_VALID",
+      // A flip in seq or epoch can move a record after its epoch's end.
+      "AFTER_END",
     ]);
     let flips = 0;
     for (let i = 0; i < b.messages.length; i++) {
@@ -437,7 +447,13 @@ describe("the tamper catalog", () => {
     expect(codes(first)).toEqual([]);
     b.logs(20); // sealed to 41
     const cut = b.messages.slice(indexOfLeaf(b.messages, 15));
-    const r = verify(cut, b.trustedKeys(), { state: first.state });
+    // A week's retention, eight days on: the records lost were sealed before the horizon.
+    const week = 7 * 86_400_000;
+    const r = verify(cut, b.trustedKeys(), {
+      state: first.state,
+      retentionMs: week,
+      asOf: T0 + 8 * 86_400_000,
+    });
     expect(codes(r)).toEqual(["HEAD_TRUNCATED"]);
     expect(r.streams[0]?.verified).toMatchObject({ from: 21, to: 40, unsealed: 0 });
   });
@@ -490,7 +506,9 @@ describe("the tamper catalog", () => {
   });
 
   it("21b: a forged record with a huge seq is one GAP, not a walk over every seq before it", () => {
-    const b = sealedStream();
+    // Not ended: in an ended epoch the record would be AFTER_END (row 27).
+    const b = new StreamBuilder().logs(25);
+    b.push(b.sealer.flush()); // leaves 0..25, sealed to 26
     const huge = 2 ** 50;
     const forged = remake(b.messages[indexOfLeaf(b.messages, 3)] as Msg, {
       ...parse(b.messages[indexOfLeaf(b.messages, 3)] as Msg),
@@ -499,10 +517,10 @@ describe("the tamper catalog", () => {
     const r = verify([...b.messages, forged], b.trustedKeys());
     expect(codes(r)).toEqual(["BROKEN_CHAIN", "GAP", "UNSEALED_TAIL"]);
     expect(r.streams[0]?.findings.find((f) => f.code === "GAP")).toMatchObject({
-      seq: [27, huge - 1],
-      count: huge - 27,
+      seq: [26, huge - 1],
+      count: huge - 26,
     });
-    expect(r.streams[0]?.verified).toMatchObject({ from: 0, to: 26, unsealed: 1 });
+    expect(r.streams[0]?.verified).toMatchObject({ from: 0, to: 25, unsealed: 1 });
   });
 
   it("22: a log file truncated or its inode reused: the sidecar's signed gap record is reported as GAP with its reason", () => {

@@ -4,15 +4,36 @@
 import { DEFAULT_LIMITS, type ParseLimits } from "../canonical.ts";
 import { keyIdOf } from "../keys.ts";
 import { type Finding, finding, findingsIn } from "./findings.ts";
-import { Ingest, type InputMessage } from "./ingest.ts";
-import { type PolicyKey, type StreamResult, verifyStream } from "./stream.ts";
-import { emptyTrustedState, type TrustedKey, type TrustedState } from "./trust.ts";
+import { Ingest, type InputMessage, type StreamFacts } from "./ingest.ts";
+import {
+  type PolicyKey,
+  type StreamContext,
+  type StreamResult,
+  vanishedTree,
+  verifyStream,
+} from "./stream.ts";
+import {
+  emptyTrustedState,
+  type TrustedKey,
+  type TrustedState,
+  type TrustedTree,
+} from "./trust.ts";
 
 export interface VerifyOptions {
   trustedKeys: readonly TrustedKey[];
   trustedState?: TrustedState;
   /** "Now" for liveness (STALE); leave undefined to verify an archive without it. */
   now?: number;
+  /**
+   * The verifier's own clock (ms), against which key validity and dates are judged, never
+   * against times the material declares. Default: `now`, else the system clock.
+   */
+  asOf?: number;
+  /**
+   * The topic's retention.ms: only retention excuses records missing from the head (or whole
+   * streams) that are older than asOf - retentionMs. Undefined: nothing is excused.
+   */
+  retentionMs?: number;
   /** Added to a stream's heartbeat before it counts as STALE. */
   graceMs?: number;
   limits?: ParseLimits;
@@ -52,6 +73,46 @@ export function policyKeyMap(keys: readonly TrustedKey[]): Map<string, PolicyKey
   return map;
 }
 
+/**
+ * One stream's check, so that nothing unexpected in it takes the other streams' reports with it:
+ * an exception becomes an UNVERIFIABLE finding for that stream, and the state keeps its trees.
+ */
+function checkStream(facts: StreamFacts, ctx: StreamContext): StreamResult {
+  try {
+    return verifyStream(facts, ctx);
+  } catch (err) {
+    return {
+      origin: facts.origin,
+      findings: [
+        finding("UNVERIFIABLE", `the stream could not be checked: ${(err as Error).message}`, {
+          origin: facts.origin,
+        }),
+      ],
+      verified: null,
+      leaves: facts.leaves.length,
+      checkpoints: facts.checkpoints.length,
+      trees: [...ctx.trusted],
+    };
+  }
+}
+
+/** The finding for a stream of the state with no message left in the store. */
+function vanished(
+  origin: string,
+  trees: readonly TrustedTree[],
+  asOf: number,
+  retentionMs: number | undefined,
+): Finding {
+  const newest = trees.reduce<TrustedTree | undefined>(
+    (a, t) => (a === undefined || t.checkpointTime > a.checkpointTime ? t : a),
+    undefined,
+  );
+  const f = newest
+    ? vanishedTree(newest, asOf, retentionMs)
+    : { code: "HEAD_TRUNCATED" as const, message: "nothing of it was verified before" };
+  return finding(f.code, `stream ${origin} has no records left: ${f.message}`, { origin });
+}
+
 export class Verifier {
   private readonly ingest: Ingest;
   private readonly opts: VerifyOptions;
@@ -71,9 +132,12 @@ export class Verifier {
 
   finish(): VerifyReport {
     const prior = this.opts.trustedState ?? emptyTrustedState();
+    const asOf = this.opts.asOf ?? this.opts.now ?? Date.now();
+    const priorUpdated = Date.parse(prior.updated);
     const state: TrustedState = {
       v: 1,
-      updated: new Date().toISOString(),
+      // The state only grows: its clock never goes back either.
+      updated: new Date(Math.max(asOf, priorUpdated || 0)).toISOString(),
       origins: { ...prior.origins },
     };
     const streams: Omit<StreamResult, "trees">[] = [];
@@ -88,21 +152,23 @@ export class Verifier {
       }
     }
     for (const [origin, facts] of [...this.ingest.streams].sort(([a], [b]) => a.localeCompare(b))) {
-      const { trees, ...result } = verifyStream(facts, {
+      const trusted = prior.origins[origin]?.trees ?? [];
+      const { trees, ...result } = checkStream(facts, {
         policyKeys: this.policyKeys,
         now: this.opts.now,
+        asOf,
+        retentionMs: this.opts.retentionMs,
+        stateUpdated: Number.isNaN(priorUpdated) ? undefined : priorUpdated,
         graceMs: this.opts.graceMs ?? 60_000,
-        trusted: prior.origins[origin]?.trees ?? [],
+        trusted,
       });
       streams.push({ ...result, findings: [...(byOrigin.get(origin) ?? []), ...result.findings] });
       state.origins[origin] = { trees };
     }
-    for (const origin of Object.keys(prior.origins)) {
-      if (!this.ingest.streams.has(origin)) {
-        unplaced.push(
-          finding("HEAD_TRUNCATED", `no records left of a stream verified before`, { origin }),
-        );
-      }
+    // A stream the state knows and the store no longer holds: the state keeps it (it only grows).
+    for (const [origin, known] of Object.entries(prior.origins)) {
+      if (this.ingest.streams.has(origin)) continue;
+      unplaced.push(vanished(origin, known.trees, asOf, this.opts.retentionMs));
     }
     const all = [...unplaced, ...streams.flatMap((s) => s.findings)];
     const counts = { error: 0, warning: 0, info: 0 };

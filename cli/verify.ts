@@ -104,6 +104,15 @@ export async function runVerify(argv: string[]): Promise<number> {
   // The verifier's own clock for dates and key validity, liveness or not.
   const asOf = now;
   if (values["no-liveness"]) now = undefined;
+  const fromTime = values["from-time"] === undefined ? undefined : Date.parse(values["from-time"]);
+  if (fromTime !== undefined && Number.isNaN(fromTime))
+    throw new UsageError(`--from-time ${values["from-time"]}: not a time`);
+  // Records before --from-time were left unread on purpose: like retention, that horizon
+  // excuses them (and nothing after it).
+  const horizon =
+    fromTime !== undefined && asOf !== undefined
+      ? { retentionMs: Math.max(0, asOf - fromTime) }
+      : {};
 
   let verifier: Verifier;
   try {
@@ -113,6 +122,7 @@ export async function runVerify(argv: string[]): Promise<number> {
       ...(trustedState ? { trustedState } : {}),
       ...(now === undefined ? {} : { now }),
       ...(asOf === undefined ? {} : { asOf }),
+      ...horizon,
     });
   } catch (err) {
     if (err instanceof TrustError) throw new UsageError(err.message);
@@ -135,10 +145,8 @@ export async function runVerify(argv: string[]): Promise<number> {
       brokers: (values.brokers as string).split(","),
       topic: values.topic as string,
     };
-    if (values["from-time"]) {
-      const t = Date.parse(values["from-time"]);
-      if (Number.isNaN(t)) throw new UsageError(`--from-time ${values["from-time"]}: not a time`);
-      src.fromTime = t;
+    if (fromTime !== undefined) {
+      src.fromTime = fromTime;
     }
     if (values.tls || values["tls-ca"])
       src.tls = values["tls-ca"] ? { caFile: values["tls-ca"] } : {};

@@ -4,6 +4,8 @@
 // once one expires unrenewed) the gate holds every batch: records wait, sealed, in the outbox,
 // and reading pauses when it is full, so nothing unverifiable is published and, since no state
 // is saved before a publish, a crash meanwhile re-reads the lines from the app's file.
+
+import { keyCertMessage } from "../../entry/cert.ts";
 import type { SigningKey } from "../../entry/keys.ts";
 import type { KeyCert } from "../../entry/record.ts";
 import { Backoff, sleep } from "../backoff.ts";
@@ -18,11 +20,13 @@ export type CertObservation =
 export interface CertKeeperOptions {
   key: SigningKey;
   certifier: Certifier;
-  /** Hands the certificates to their streams' outbox. */
+  /** Hands renewed certificates to their streams' outbox (while batches flow). */
   publish(certs: KeyCert[]): void;
   observe(o: CertObservation): void;
   backoff?: Backoff;
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class CertKeeper {
   private readonly o: CertKeeperOptions;
@@ -35,6 +39,9 @@ export class CertKeeper {
   private expiry: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private streams: CertifyStream[] = [];
+  private inner: Sink | undefined;
+  /** The batch the gate let through last, so a certificate is never published beside it. */
+  private flowing: Promise<unknown> = Promise.resolve();
 
   constructor(o: CertKeeperOptions) {
     this.o = o;
@@ -70,6 +77,7 @@ export class CertKeeper {
 
   /** A sink that publishes to `inner` only while the key is certified. */
   gate(inner: Sink): Sink {
+    this.inner = inner;
     return {
       name: inner.name,
       publish: async (batch: SinkBatch): Promise<SinkAck> => {
@@ -80,7 +88,9 @@ export class CertKeeper {
             });
           await new Promise<void>((wake) => this.waiters.push(wake));
         }
-        return inner.publish(batch);
+        const sent = inner.publish(batch);
+        this.flowing = sent.catch(() => undefined);
+        return sent;
       },
       close: () => inner.close(),
     };
@@ -94,7 +104,12 @@ export class CertKeeper {
       try {
         const certs = await this.o.certifier.certify(this.o.key, this.notBefore, this.streams);
         if (signal.aborted) return;
-        this.o.publish(certs);
+        if (!this.open && this.inner) {
+          // Held batches wait behind the gate: the certificate goes out, durably, before any
+          // of them, so a crash right after can never leave records without their certificate.
+          await this.flowing;
+          await this.inner.publish(certs.map(keyCertMessage));
+        } else this.o.publish(certs);
         this.validTill(Math.min(...certs.map((c) => Date.parse(c.notAfter))));
         this.lastError = undefined;
         backoff.reset();
@@ -105,7 +120,8 @@ export class CertKeeper {
           notAfter: new Date(this.notAfter).toISOString(),
           streams: certs.length,
         });
-        wait = Math.max(1_000, ((this.notAfter - Date.now()) * 2) / 3);
+        // Timers hold at most 2^31-1 ms (24.8 days): a longer wait would fire at once.
+        wait = Math.min(MAX_TIMER_MS, Math.max(1_000, ((this.notAfter - Date.now()) * 2) / 3));
       } catch (err) {
         const error = isSidecarError(err)
           ? err
@@ -129,7 +145,7 @@ export class CertKeeper {
     this.open = true;
     for (const wake of this.waiters.splice(0)) wake();
     // Unrenewed at notAfter: checkpoints signed later would not verify, so hold again.
-    this.expiry = setTimeout(() => this.close(), Math.min(left, 2 ** 31 - 1));
+    this.expiry = setTimeout(() => this.close(), Math.min(left, MAX_TIMER_MS));
     this.expiry.unref();
   }
 

@@ -58,6 +58,12 @@ export interface Finding {
   message: string;
 }
 
+/** Where a finding points, as a rule reports it (the stream's origin is added for it). */
+export type FindingWhere = Omit<Finding, "code" | "level" | "message" | "origin">;
+
+/** How a rule reports what it finds. */
+export type Report = (code: FindingCode, message: string, where?: FindingWhere) => void;
+
 export function finding(
   code: FindingCode,
   message: string,

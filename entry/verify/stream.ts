@@ -4,16 +4,9 @@
 // checked against the policy keys, and what remains unsealed, missing or silent is reported.
 import { type NoteError, parseNote, verifyNoteSignatures } from "../checkpoint.ts";
 import { CompactRange, type Digest, toDigest } from "../merkle.ts";
-import type { KeyCert, KubernetesIdentity } from "../record.ts";
-import {
-  CertBook,
-  CLOCK_SKEW_MS,
-  identityMatches,
-  inWindow,
-  type KeyProblem,
-  type PolicyKey,
-} from "./certs.ts";
-import { type Finding, type FindingCode, FindingList, finding } from "./findings.ts";
+import type { KeyCert } from "../record.ts";
+import { CertBook, CLOCK_SKEW_MS, inWindow, type KeyProblem, type PolicyKey } from "./certs.ts";
+import { type Finding, type FindingCode, FindingList, finding, type Report } from "./findings.ts";
 import type { CheckpointFact, StreamFacts } from "./ingest.ts";
 import {
   EPOCH_END,
@@ -25,6 +18,12 @@ import {
   LOG,
   SeqSlots,
 } from "./leaves.ts";
+import { IdentityCheck } from "./rules/identity.ts";
+import { checkLiveness } from "./rules/liveness.ts";
+import { reportOrphans } from "./rules/orphans.ts";
+import { checkOwners } from "./rules/owners.ts";
+import { missingHead, vanishedTree } from "./rules/retention.ts";
+import { Tally } from "./rules/tally.ts";
 import type { TrustedTree } from "./trust.ts";
 
 export type { PolicyKey } from "./certs.ts";
@@ -82,35 +81,11 @@ interface EpochInfo {
 
 // Stands in for a missing leaf, so the tree can be rebuilt past a gap (it never matches).
 const ZERO: Digest = "\u0000".repeat(32);
-const DEFAULT_HEARTBEAT_MS = 30_000;
 /** Certificates of the current key kept in the trusted state: renewals overlap by a few. */
 const MAX_KEPT_CERTS = 4;
 
 export function verifyStream(facts: StreamFacts, ctx: StreamContext): StreamResult {
   return new StreamCheck(facts, ctx).run();
-}
-
-/** Whether retention explains the loss of records sealed (at the latest) at `sealedAt`. */
-export function retentionExplains(
-  sealedAt: number,
-  asOf: number,
-  retentionMs: number | undefined,
-): boolean {
-  // Kafka deletes whole segments once their newest message is older than the retention: a
-  // record sealed just before the horizon may have its checkpoint just after it.
-  return retentionMs !== undefined && sealedAt - CLOCK_SKEW_MS <= asOf - retentionMs;
-}
-
-/** What to report for a tree the state verified when none of its records is left. */
-export function vanishedTree(
-  t: TrustedTree,
-  asOf: number,
-  retentionMs: number | undefined,
-): { code: "GAP" | "HEAD_TRUNCATED"; message: string } {
-  const what = `this verifier verified epoch ${t.epoch} to size ${t.size} (checkpoint of ${t.checkpointTime || "unknown time"}) before`;
-  return retentionExplains(Date.parse(t.checkpointTime), asOf, retentionMs)
-    ? { code: "HEAD_TRUNCATED", message: `${what}; retention removed it` }
-    : { code: "GAP", message: `${what}, and retention does not explain the loss` };
 }
 
 class StreamCheck {
@@ -167,6 +142,13 @@ class StreamCheck {
   ) {
     this.findings.push(finding(code, message, { origin: this.origin, ...where }));
   }
+
+  /** How the rules report: as findings of this stream. */
+  private readonly reporter: Report = (code, message, where = {}) =>
+    this.report(code, message, where);
+
+  /** The order a key was introduced in (-1: unknown, or from the trusted state). */
+  private readonly orderOf = (keyId: string): number => this.keys.get(keyId)?.order ?? -1;
 
   run(): StreamResult {
     const epochs = this.epochs();
@@ -539,7 +521,7 @@ class StreamCheck {
     }
     const headExcused =
       placed > 0 && minSeq > 0 && anchor?.size !== 0
-        ? this.missingHead(treeId, minSeq, checkpoints, trusted, anchor)
+        ? missingHead(treeId, minSeq, checkpoints, trusted, anchor, this.ctx, this.reporter)
         : true;
     if (!anchor) return { verified: null, trusted };
     const base = anchor.size;
@@ -699,7 +681,7 @@ class StreamCheck {
         this.report("CLOCK_ANOMALY", `checkpoint time ${c.time} is before ${last}`, where);
       lastTimeByEpoch.set(c.epoch, c.time);
       if (c.size > covered && c.size <= firstStranger) {
-        this.checkOwners(c, owner, keyIds, anchor.size, covered);
+        checkOwners(c, owner, keyIds, anchor.size, covered, this.orderOf, this.reporter);
         covered = c.size;
         coveredRoot = c.root;
       }
@@ -770,22 +752,16 @@ class StreamCheck {
         );
       }
     }
-    this.reportOrphans(leaves, orphaned, slots);
+    reportOrphans(leaves, orphaned, slots, this.reporter);
     const lastEpoch = epochs[epochs.length - 1];
     const newest = matched[matched.length - 1];
-    if (this.ctx.now !== undefined && lastEpoch && !lastEpoch.ended && newest) {
-      const heartbeat = lastEpoch.start?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-      const age = this.ctx.now - Date.parse(newest.time);
-      if (age > heartbeat + this.ctx.graceMs) {
-        this.report(
-          "STALE",
-          `newest checkpoint is ${Math.round(age / 1000)} s old (heartbeat ${heartbeat / 1000} s) and the stream has not ended`,
-          {
-            epoch: lastEpoch.epoch,
-          },
-        );
-      }
-    }
+    checkLiveness(
+      this.ctx.now,
+      this.ctx.graceMs,
+      lastEpoch && { ...lastEpoch, heartbeatMs: lastEpoch.start?.heartbeatMs },
+      newest?.time,
+      this.reporter,
+    );
 
     const verifiedMatched = matched.filter((c) => c.size > anchor.size);
     const verified: VerifiedRange = {
@@ -819,45 +795,6 @@ class StreamCheck {
     // The state only grows: a tree that does not extend it, or verifies less, leaves it as it was.
     const keep = trusted && !(linked && candidate && candidate.size >= trusted.size);
     return { verified, trusted: keep ? trusted : (candidate ?? trusted) };
-  }
-
-  /**
-   * Records missing before the first one left. Only retention removes a head: with a trusted
-   * state proving they existed, or with the topic's retention to judge by, records sealed after
-   * the retention horizon are a GAP (an error); otherwise HEAD_TRUNCATED. Returns whether the
-   * loss is excused.
-   */
-  private missingHead(
-    treeId: number,
-    minSeq: number,
-    checkpoints: readonly ValidCheckpoint[],
-    trusted: TrustedTree | undefined,
-    anchor: { why: string } | null,
-  ): boolean {
-    const { asOf, retentionMs } = this.ctx;
-    const judged = trusted !== undefined || retentionMs !== undefined;
-    // The first checkpoint at or past minSeq sealed the last missing record: no later than it.
-    const cover = checkpoints.find((c) => c.size >= minSeq);
-    const excused =
-      !judged ||
-      (cover !== undefined && retentionExplains(Date.parse(cover.time), asOf, retentionMs));
-    const then = anchor
-      ? `verification continues ${anchor.why}`
-      : "no trusted anchor or checkpoint covers what is left";
-    const where = { epoch: treeId, seq: [0, minSeq - 1] as [number, number] };
-    if (excused) {
-      this.report("HEAD_TRUNCATED", `records before seq ${minSeq} are gone; ${then}`, where);
-      return true;
-    }
-    const proof = trusted
-      ? `this verifier verified this tree to size ${trusted.size} before`
-      : `they existed (seqs start at 0)`;
-    const why =
-      retentionMs === undefined
-        ? "no retention is known to explain it"
-        : `retention (${retentionMs} ms) does not explain it: they were sealed by ${cover ? cover.time : "no checkpoint left"}`;
-    this.report("GAP", `records 0..${minSeq - 1} are gone though ${proof}; ${why}; ${then}`, where);
-    return false;
   }
 
   /**
@@ -903,89 +840,6 @@ class StreamCheck {
       );
     }
   }
-
-  /** The journald lesson: the first checkpoint covering a record must be signed by its key. */
-  private checkOwners(
-    c: ValidCheckpoint,
-    owner: Int32Array,
-    keyIds: readonly string[],
-    base: number,
-    from: number,
-  ): void {
-    let bad = 0;
-    let later = false;
-    let first = -1;
-    const signer = this.keys.get(c.keyId)?.order ?? -1;
-    for (let seq = from; seq < c.size; seq++) {
-      const own = keyIds[owner[seq - base] as number] ?? "";
-      if (own === c.keyId) continue;
-      if (first < 0) first = seq;
-      bad++;
-      const ownOrder = this.keys.get(own)?.order ?? -1;
-      if (signer > ownOrder) later = true;
-    }
-    if (bad === 0) return;
-    this.report(
-      later ? "SEALED_BY_LATER_KEY" : "KEY_NOT_VALID",
-      later
-        ? `${bad} record(s) first sealed by ${c.keyId}, a key introduced after theirs`
-        : `${bad} record(s) first sealed by ${c.keyId}, which was not their key`,
-      { epoch: c.epoch, seq: [first, c.size - 1], position: c.fact.position, count: bad },
-    );
-  }
-
-  private reportOrphans(leaves: LeafTable, orphaned: number[], slots: SeqSlots): void {
-    if (orphaned.length === 0) return;
-    const byEpoch = new Map<number, number[]>();
-    for (const o of orphaned) {
-      const epoch = leaves.epochAt(o);
-      const list = byEpoch.get(epoch);
-      if (list) list.push(o);
-      else byEpoch.set(epoch, [o]);
-    }
-    for (const [epoch, list] of byEpoch) {
-      const seqs = list.map((o) => leaves.seqAt(o));
-      this.report(
-        "ORPHANED",
-        `${list.length} unsealed record(s) of epoch ${epoch} superseded by the next epoch`,
-        {
-          epoch,
-          seq: [seqs.reduce((a, q) => Math.min(a, q)), seqs.reduce((a, q) => Math.max(a, q))],
-          count: list.length,
-        },
-      );
-    }
-    // Only orphans can be replays. Their sources are few; a placed leaf's source is spelled out
-    // only when its file offset is one an orphan has, not once per record of the stream.
-    const orphanSources = new Map<string, number>();
-    const orphanOffsets = new Set<number>();
-    for (const o of orphaned) {
-      const key = leaves.sourceKeyAt(o);
-      if (key === undefined) continue;
-      orphanSources.set(key, (orphanSources.get(key) ?? 0) + 1);
-      orphanOffsets.add(leaves.offsetAt(o));
-    }
-    let replayed = 0;
-    if (orphanSources.size > 0)
-      for (const seq of slots.seqsFrom(0)) {
-        const i = slots.get(seq);
-        if (!orphanOffsets.has(leaves.offsetAt(i))) continue;
-        const key = leaves.sourceKeyAt(i);
-        const count = key === undefined ? undefined : orphanSources.get(key);
-        if (key === undefined || count === undefined) continue;
-        replayed += count;
-        orphanSources.delete(key);
-      }
-    if (replayed > 0) {
-      this.report(
-        "REPLAYED_SOURCE",
-        `${replayed} line(s) were read again after a restart and published once more`,
-        {
-          count: replayed,
-        },
-      );
-    }
-  }
 }
 
 function rangeOf(r: { size: number; hashes: string[] }): CompactRange | null {
@@ -996,99 +850,5 @@ function rangeOf(r: { size: number; hashes: string[] }): CompactRange | null {
     return new CompactRange(r.size, hashes);
   } catch {
     return null; // the wrong number of hashes for the size: the caller reports the mismatch
-  }
-}
-
-/**
- * Whether each log record names the pod and container its key is certified for. Records of a
- * stream repeat one identity, so the last answer is kept; each distinct identity is parsed once.
- */
-class IdentityCheck {
-  private lastKey = "";
-  private lastEpoch = Number.NaN;
-  private lastIdentity = -1;
-  private lastOk = true;
-  private count = 0;
-  private first = -1;
-  private last = -1;
-  private example = "";
-
-  private readonly leaves: LeafTable;
-  private readonly certsOf: (keyId: string, epoch: number) => KeyCert[] | null;
-
-  constructor(leaves: LeafTable, certsOf: (keyId: string, epoch: number) => KeyCert[] | null) {
-    this.leaves = leaves;
-    this.certsOf = certsOf;
-  }
-
-  /** False when leaf i names another pod than its key's certificates. */
-  check(i: number, keyId: string): boolean {
-    const leaves = this.leaves;
-    const epoch = leaves.epochAt(i);
-    const id = leaves.identityAt(i);
-    if (keyId !== this.lastKey || epoch !== this.lastEpoch || id !== this.lastIdentity) {
-      this.lastKey = keyId;
-      this.lastEpoch = epoch;
-      this.lastIdentity = id;
-      // No key, or no valid certificate: its checkpoints are refused, reported there.
-      const certs = keyId === "" || id < 0 ? null : this.certsOf(keyId, epoch);
-      const k8s =
-        certs === null ? null : (JSON.parse(leaves.identityText(id)) as KubernetesIdentity);
-      this.lastOk = certs === null || k8s === null || identityMatches(certs, k8s);
-      if (!this.lastOk && this.example === "" && certs && k8s) {
-        const c = certs[0] as KeyCert;
-        this.example = `names ${describe(k8s.namespace, k8s.pod, k8s.podUid, k8s.container)} but is sealed by ${keyId}, certified for ${describe(c.subject.namespace, c.subject.pod, c.subject.podUid, c.container)}`;
-      }
-    }
-    if (!this.lastOk) {
-      const seq = leaves.seqAt(i);
-      this.count++;
-      if (this.first < 0 || seq < this.first) this.first = seq;
-      if (seq > this.last) this.last = seq;
-    }
-    return this.lastOk;
-  }
-
-  report(emit: (message: string, seq: [number, number], count: number) => void): void {
-    if (this.count === 0) return;
-    emit(
-      `${this.count} record(s) claim another pod than their key's certificate: the first ${this.example}`,
-      [this.first, this.last],
-      this.count,
-    );
-  }
-}
-
-function describe(namespace: string, pod: string, uid: string, container: string): string {
-  return `${namespace}/${pod} (uid ${uid}) container ${container}`;
-}
-
-/** Findings of one kind gathered into one: how many, where the first was, the range of sizes. */
-class Tally {
-  count = 0;
-  private where: { epoch?: number; position?: string } = {};
-  private low = Number.POSITIVE_INFINITY;
-  private high = Number.NEGATIVE_INFINITY;
-
-  add(where: { epoch?: number; position?: string }, n: number): void {
-    if (this.count++ === 0) this.where = where;
-    if (n < this.low) this.low = n;
-    if (n > this.high) this.high = n;
-  }
-
-  report(
-    emit: (count: number, where: { epoch?: number; position?: string }, range: string) => void,
-  ): void {
-    if (this.count > 0)
-      emit(
-        this.count,
-        this.where,
-        this.low === this.high ? `${this.low}` : `${this.low}..${this.high}`,
-      );
-  }
-
-  /** First and last value added. */
-  get span(): [number, number] {
-    return [this.low, this.high];
   }
 }

@@ -5,13 +5,8 @@ import { DEFAULT_LIMITS, type ParseLimits } from "../canonical.ts";
 import { keyIdOf } from "../keys.ts";
 import { type Finding, finding, findingsIn } from "./findings.ts";
 import { Ingest, type InputMessage, type StreamFacts } from "./ingest.ts";
-import {
-  type PolicyKey,
-  type StreamContext,
-  type StreamResult,
-  vanishedTree,
-  verifyStream,
-} from "./stream.ts";
+import { vanishedTree } from "./rules/retention.ts";
+import { type PolicyKey, type StreamContext, type StreamResult, verifyStream } from "./stream.ts";
 import {
   emptyTrustedState,
   type TrustedKey,

@@ -3,15 +3,21 @@
 // stream, signed by the policy key the status publishes; every other attempt is refused with
 // the reason. The operator runs as its own ServiceAccount under the chart's RBAC.
 import { generateKeyPairSync } from "node:crypto";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
+import { readLedger } from "../../cli/sources.ts";
 import { certSignatureValid } from "../../entry/cert.ts";
 import { keyIdOf } from "../../entry/keys.ts";
 import type { KeyCert } from "../../entry/record.ts";
+import { Verifier } from "../../entry/verify/verifier.ts";
 import type { AuditPolicyStatus } from "../../operator/api/policy.ts";
 import { SidecarConfig } from "../../sidecar/config/schema.ts";
+import { freePort } from "../infra/process.ts";
 import {
   adminConfig,
   createNamespace,
@@ -26,6 +32,7 @@ import {
   runId,
   until,
 } from "./operator-support.ts";
+import { accessLine, findingCodes, readiness, startSidecar } from "./sidecar-harness.ts";
 
 const kc = adminConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -33,6 +40,8 @@ const objects = kc.makeApiClient(CustomObjectsApi);
 const run = runId();
 const namespace = `certify-${run}`;
 let deployment: Deployment;
+let operatorPort = 0;
+let stopOperator: () => Promise<void>;
 let config: SidecarConfig;
 let ca = "";
 
@@ -114,7 +123,9 @@ describe("POST /certify on the real API server", () => {
   beforeAll(async () => {
     await installCrd(kc);
     deployment = await deployOperator(kc, run);
-    await deployment.start("certify-a");
+    const op = await deployment.start("certify-a");
+    operatorPort = op.webhookPort;
+    stopOperator = () => op.stop();
     await createNamespace(kc, namespace);
     await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: "app" } } });
     await objects.createNamespacedCustomObject({
@@ -244,4 +255,161 @@ describe("POST /certify on the real API server", () => {
     const recreated = await certify(token, body);
     expect(recreated.status).toBe(401);
   });
+
+  it("holds a sidecar's records while the operator is down, then publishes them certified: verified, no finding", async () => {
+    // A policy whose logs live under a temp folder, so a sidecar on this host reads the very
+    // paths the operator certifies streams for.
+    const root = mkdtempSync(join(tmpdir(), "ar-hold-"));
+    await objects.createNamespacedCustomObject({
+      ...policyRef(namespace),
+      body: policyBody(
+        "hold",
+        minimalSpec("hold", `certify-hold-${run}`, {
+          containers: ["api"],
+          source: { paths: [`${root}/logs/access.log`], format: "combined" },
+        }),
+        run,
+      ),
+    });
+    const cm = await until("the hold policy's sidecar config", () =>
+      core.readNamespacedConfigMap({ namespace, name: "auditready-hold-config" }),
+    );
+    const rendered = parse(cm.data?.["config.yaml"] ?? "") as SidecarConfig;
+    const pod = await until("an injected pod", async () => {
+      // Bound to a node as the scheduler would: the node is part of the certified identity.
+      const p = await core.createNamespacedPod({
+        namespace,
+        body: podBody(
+          `hold-${runId()}`,
+          { app: "hold" },
+          {
+            spec: {
+              serviceAccountName: "app",
+              nodeName: "node-1",
+              containers: [{ name: "api", image: "registry.invalid/app:1" }],
+            },
+          },
+        ),
+      });
+      return p.metadata?.annotations?.["auditready.dev/injected"]?.startsWith("hold@")
+        ? p
+        : undefined;
+    });
+    const name = pod.metadata?.name ?? "";
+    const logDir = join(root, "logs", "api");
+    mkdirSync(logDir, { recursive: true });
+    const files = join(root, "files");
+    mkdirSync(files);
+    writeFileSync(join(files, "ca.crt"), cm.data?.["certify-ca.crt"] ?? "");
+    writeFileSync(join(files, "token"), await tokenFor(pod));
+    const ledger = join(root, "ledger.jsonl");
+    const port = await freePort();
+    const configPath = join(files, "config.yaml");
+    writeFileSync(
+      configPath,
+      stringify({
+        ...rendered,
+        signing: {
+          ...rendered.signing,
+          certify: {
+            ...rendered.signing.certify,
+            caFile: join(files, "ca.crt"),
+            tokenFile: join(files, "token"),
+          },
+        },
+        sink: { ledger: { path: ledger } },
+        tail: { pollMs: 50, partialLineFlushMs: 500, rotateWaitMs: 500 },
+        server: { host: "127.0.0.1", port },
+      }),
+    );
+    const certifyUrl = rendered.signing.certify?.url ?? "";
+    expect(certifyUrl).toBe(`https://127.0.0.1:${operatorPort}/certify`);
+
+    await stopOperator();
+    const sidecar = startSidecar({
+      configPath,
+      env: {
+        ...process.env,
+        AUDITREADY_CLUSTER: "it-cluster",
+        POD_NAME: name,
+        POD_NAMESPACE: namespace,
+        POD_UID: pod.metadata?.uid ?? "",
+        NODE_NAME: "node-1",
+        POD_SERVICE_ACCOUNT: "app",
+        AUDITREADY_GRACE_MS: "20000",
+      },
+    } as unknown as Parameters<typeof startSidecar>[0]);
+    try {
+      for (let i = 0; i < 20; i++) appendFileSync(join(logDir, "access.log"), accessLine(i));
+      const held = await until("the sidecar saying why it holds", async () => {
+        const r = await readiness({ port } as Parameters<typeof readiness>[0]);
+        const reasons = (r?.body as { reasons?: string[] } | undefined)?.reasons ?? [];
+        return r?.status === 503 &&
+          reasons.some((x) => x.includes("not certified") && x.includes("cannot reach"))
+          ? reasons
+          : undefined;
+      });
+      expect(held.join("; ")).toMatch(/cannot reach the operator at https:\/\/127\.0\.0\.1/);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/^auditready_key_certified 0$/m);
+      // Read and sealed, but nothing published: the ledger was never written.
+      expect(() => readFileSyncOrUndefined(ledger)).not.toThrow();
+      expect(readFileSyncOrUndefined(ledger)).toBeUndefined();
+
+      // The operator comes back on the same address.
+      const back = await deployment.start("certify-b", {
+        webhook: {
+          host: "127.0.0.1",
+          port: operatorPort,
+          endpoint: { url: `https://127.0.0.1:${operatorPort}/mutate` },
+          configurationName: deployment.names.webhookConfiguration,
+          certSecretName: "auditready-webhook-cert",
+          dnsNames: [],
+          ipAddresses: ["127.0.0.1"],
+        },
+      });
+      stopOperator = () => back.stop();
+      await until(
+        "ready, certified",
+        async () =>
+          (await readiness({ port } as Parameters<typeof readiness>[0]))?.status === 200 ||
+          undefined,
+        60_000,
+      );
+      const logs = async () => {
+        let n = 0;
+        for await (const m of readLedger(ledger, () => undefined))
+          if (JSON.parse(m.value.toString()).type === "log") n++;
+        return n;
+      };
+      await until(
+        "20 records published",
+        async () => ((await logs()) === 20 ? true : undefined),
+        30_000,
+      );
+      sidecar.child.kill("SIGTERM");
+      expect(await sidecar.exited).toBe(0);
+    } finally {
+      sidecar.child.kill("SIGKILL");
+    }
+    const status = (await readPolicy(kc, namespace, "hold")).status as AuditPolicyStatus;
+    const verifier = new Verifier({
+      trustedKeys: (status.signingKeys ?? []).map((k) => ({ publicKey: k.publicKey })),
+    });
+    for await (const m of readLedger(ledger, () => undefined)) verifier.add(m);
+    const report = verifier.finish();
+    expect(findingCodes(report)).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.streams[0]?.origin).toBe(
+      `it-cluster/${namespace}/${name}/api/${root.replace(/^\/+/, "")}/logs/api/access.log`,
+    );
+  }, 120_000);
 });
+
+function readFileSyncOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}

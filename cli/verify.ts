@@ -2,9 +2,9 @@
 // trusted policy keys and this verifier's own state, prints a summary (or --json), saves the
 // new state, and exits 0 only when there is no error (1 on findings, 2 on bad usage).
 import { parseArgs } from "node:util";
-import type { InputMessage } from "../entry/verify/ingest.ts";
 import { TrustError, Verifier } from "../entry/verify/verifier.ts";
 import { renderReport } from "./report.ts";
+import { topicRetentionMs } from "./retention.ts";
 import { type KafkaSource, readLedger, readTopic } from "./sources.ts";
 import { integrityOf, parsePolicyRef, writeIntegrity } from "./status.ts";
 import { loadState, loadTrustedKeys, saveState, UsageError } from "./trust.ts";
@@ -107,12 +107,17 @@ export async function runVerify(argv: string[]): Promise<number> {
   const fromTime = values["from-time"] === undefined ? undefined : Date.parse(values["from-time"]);
   if (fromTime !== undefined && Number.isNaN(fromTime))
     throw new UsageError(`--from-time ${values["from-time"]}: not a time`);
-  // Records before --from-time were left unread on purpose: like retention, that horizon
-  // excuses them (and nothing after it).
-  const horizon =
-    fromTime !== undefined && asOf !== undefined
-      ? { retentionMs: Math.max(0, asOf - fromTime) }
-      : {};
+  const source = values.file ? `file ${values.file}` : `topic ${values.topic} on ${values.brokers}`;
+  const src = values.topic ? kafkaSourceOf(values) : undefined;
+  if (src && fromTime !== undefined) src.fromTime = fromTime;
+  // What may excuse records a trusted state proves existed: the topic's own retention.ms (read
+  // from the broker, never assumed) and a chosen --from-time, whichever reaches later.
+  const retention = src ? await topicRetentionMs(src) : undefined;
+  const horizons = [
+    retention,
+    fromTime !== undefined && asOf !== undefined ? Math.max(0, asOf - fromTime) : undefined,
+  ].filter((h): h is number => h !== undefined);
+  const horizon = horizons.length > 0 ? { retentionMs: Math.min(...horizons) } : {};
 
   let verifier: Verifier;
   try {
@@ -137,37 +142,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     const rate = Math.round(read / Math.max(0.001, (Date.now() - started) / 1000));
     process.stderr.write(`\rverify: ${read}${total ? `/${total}` : ""} messages, ${rate}/s   `);
   };
-  const source = values.file ? `file ${values.file}` : `topic ${values.topic} on ${values.brokers}`;
-  let messages: AsyncGenerator<InputMessage>;
-  if (values.file) messages = readLedger(values.file, progress);
-  else {
-    const src: KafkaSource = {
-      brokers: (values.brokers as string).split(","),
-      topic: values.topic as string,
-    };
-    if (fromTime !== undefined) {
-      src.fromTime = fromTime;
-    }
-    if (values.tls || values["tls-ca"])
-      src.tls = values["tls-ca"] ? { caFile: values["tls-ca"] } : {};
-    if (values["sasl-mechanism"]) {
-      const mechanism = values["sasl-mechanism"];
-      if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {
-        throw new UsageError(
-          `--sasl-mechanism ${mechanism}: plain, scram-sha-256 or scram-sha-512`,
-        );
-      }
-      if (!values["sasl-username"] || !values["sasl-password-file"]) {
-        throw new UsageError("--sasl-mechanism needs --sasl-username and --sasl-password-file");
-      }
-      src.sasl = {
-        mechanism,
-        username: values["sasl-username"],
-        passwordFile: values["sasl-password-file"],
-      };
-    }
-    messages = readTopic(src, progress);
-  }
+  const messages = src ? readTopic(src, progress) : readLedger(values.file as string, progress);
   try {
     for await (const m of messages) verifier.add(m);
   } catch (err) {
@@ -182,4 +157,31 @@ export async function runVerify(argv: string[]): Promise<number> {
   if (statusRef)
     await writeIntegrity(statusRef, integrityOf(report, source, new Date()), values.kubeconfig);
   return report.ok ? 0 : 1;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** The topic to read, with its TLS and SASL settings, from the command line. */
+function kafkaSourceOf(values: Values): KafkaSource {
+  const src: KafkaSource = {
+    brokers: (values.brokers as string).split(","),
+    topic: values.topic as string,
+  };
+  if (values.tls || values["tls-ca"])
+    src.tls = values["tls-ca"] ? { caFile: String(values["tls-ca"]) } : {};
+  if (values["sasl-mechanism"]) {
+    const mechanism = values["sasl-mechanism"] as string;
+    if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {
+      throw new UsageError(`--sasl-mechanism ${mechanism}: plain, scram-sha-256 or scram-sha-512`);
+    }
+    if (!values["sasl-username"] || !values["sasl-password-file"]) {
+      throw new UsageError("--sasl-mechanism needs --sasl-username and --sasl-password-file");
+    }
+    src.sasl = {
+      mechanism,
+      username: String(values["sasl-username"]),
+      passwordFile: String(values["sasl-password-file"]),
+    };
+  }
+  return src;
 }

@@ -178,6 +178,81 @@ describe("verifying a topic on the real broker", () => {
     expect(without.streams[0]?.verified ?? null).toBeNull();
   });
 
+  it("with its state, excuses a deleted head only as far as the topic's own retention.ms reaches", async () => {
+    // The records are dated 2026-11-23: a 1-day retention explains their deletion, a 30-day one
+    // does not, and `auditready verify` reads retention.ms from the broker itself.
+    const c = new StreamBuilder({
+      policyKey: policy,
+      origin: "it/payments/api-3/api/var/log/app/access.log",
+    }).logs(1500);
+    c.push(c.sealer.end("SIGTERM"));
+    const dir = mkdtempSync(join(tmpdir(), "auditready-retention-it-"));
+    writeFileSync(join(dir, "keys.json"), JSON.stringify(c.trustedKeys()));
+    const run = (topic: string, state: string) => {
+      const r = spawnSync(
+        process.execPath,
+        [
+          cli,
+          "verify",
+          "--brokers",
+          endpoint("kafkaBootstrap"),
+          "--topic",
+          topic,
+          "--keys",
+          join(dir, "keys.json"),
+          "--state",
+          state,
+          "--no-liveness",
+          "--json",
+          "--quiet",
+        ],
+        { encoding: "utf8" },
+      );
+      const report = JSON.parse(r.stdout) as {
+        streams: { findings: { code: string }[] }[];
+        unplaced: { code: string }[];
+      };
+      const codes = [
+        ...new Set(
+          [...report.streams.flatMap((s) => s.findings), ...report.unplaced].map((f) => f.code),
+        ),
+      ].sort();
+      return { status: r.status, codes };
+    };
+    const results: Record<string, { status: number | null; codes: string[] }> = {};
+    for (const [name, retention] of [
+      ["short", String(86_400_000)],
+      ["long", String(30 * 86_400_000)],
+    ] as const) {
+      const topic = `audit.verify-retention-${name}-${randomUUID()}`;
+      await admin.createTopics({
+        topics: [
+          {
+            topic,
+            numPartitions: 1,
+            configEntries: [{ name: "retention.ms", value: retention }],
+          },
+        ],
+        waitForLeaders: true,
+      });
+      for (let i = 0; i < c.messages.length; i += 500)
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: c.messages.slice(i, i + 500).map(toMessage),
+        });
+      const state = join(dir, `${name}.state.json`);
+      expect(run(topic, state)).toEqual({ status: 0, codes: [] });
+      // The head goes, as retention (or someone who can delete records) would take it.
+      await admin.fetchTopicMetadata({ topics: [topic] }); // the admin learns the leader first
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: "600" }] });
+      results[name] = run(topic, state);
+    }
+    expect(results.short).toEqual({ status: 0, codes: ["HEAD_TRUNCATED"] });
+    expect(results.long?.status).toBe(1);
+    expect(results.long?.codes).toContain("GAP");
+  });
+
   it("reports a copy that dropped, duplicated and reordered messages", async () => {
     const damaged = `audit.verify-damaged-${randomUUID()}`;
     const seqIndex = (s: StreamBuilder, seq: number) =>

@@ -3,7 +3,9 @@
 // topic the client may not describe excuse nothing.
 import { type KafkaSource, kafkaConfig } from "./sources.ts";
 
-export async function topicRetentionMs(src: KafkaSource): Promise<number | undefined> {
+export async function topicRetentionMs(
+  src: KafkaSource,
+): Promise<{ ms: number | undefined; problem?: string }> {
   const { Kafka } = (await import("kafkajs")).default;
   const admin = new Kafka(await kafkaConfig(src)).admin();
   await admin.connect();
@@ -17,10 +19,10 @@ export async function topicRetentionMs(src: KafkaSource): Promise<number | undef
       (e) => e.configName === "retention.ms",
     )?.configValue;
     const ms = Number(value);
-    return Number.isSafeInteger(ms) && ms >= 0 ? ms : undefined;
-  } catch {
+    return { ms: Number.isSafeInteger(ms) && ms >= 0 ? ms : undefined };
+  } catch (err) {
     // DescribeConfigs needs its own ACL: without it, nothing is excused (the safe side).
-    return undefined;
+    return { ms: undefined, problem: (err as Error).message };
   } finally {
     await admin.disconnect();
   }

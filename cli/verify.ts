@@ -112,7 +112,12 @@ export async function runVerify(argv: string[]): Promise<number> {
   if (src && fromTime !== undefined) src.fromTime = fromTime;
   // What may excuse records a trusted state proves existed: the topic's own retention.ms (read
   // from the broker, never assumed) and a chosen --from-time, whichever reaches later.
-  const retention = src ? await topicRetentionMs(src) : undefined;
+  const read = src ? await topicRetentionMs(src) : undefined;
+  if (read?.problem && values.state && !values.quiet)
+    process.stderr.write(
+      `verify: cannot read retention.ms of ${values.topic} (${read.problem}): nothing missing is excused by retention\n`,
+    );
+  const retention = read?.ms;
   const horizons = [
     retention,
     fromTime !== undefined && asOf !== undefined ? Math.max(0, asOf - fromTime) : undefined,

@@ -17,6 +17,8 @@ export const ENV = {
   kubeApiserverLog: "AUDITREADY_KUBE_APISERVER_LOG",
   kubeApiserverPid: "AUDITREADY_KUBE_APISERVER_PID",
   kubectl: "AUDITREADY_KUBECTL",
+  /** The API server's ServiceAccount token signing key (PEM): tests make tokens it would make. */
+  kubeSaKeyFile: "AUDITREADY_KUBE_SA_KEY_FILE",
   helm: "AUDITREADY_HELM",
   // The e2e project's cluster (test/infra/e2e-setup.ts).
   kafkaPodBootstrap: "AUDITREADY_KAFKA_POD_BOOTSTRAP",

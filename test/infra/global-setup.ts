@@ -66,6 +66,7 @@ function exportEndpoints(
     [ENV.kubeServer]: kube.server,
     [ENV.kubeconfig]: kube.kubeconfigPath,
     [ENV.kubeApiserverLog]: kube.apiserverLogFile,
+    [ENV.kubeSaKeyFile]: kube.files.saKeyFile,
     [ENV.kubeApiserverPid]: String(kube.pids[0]),
     [ENV.kubectl]: tools.kubectl,
     [ENV.helm]: tools.helm,

@@ -2,7 +2,7 @@
 // audience auditready, bound to the pod) gets an epoch key certified for exactly that pod's
 // stream, signed by the policy key the status publishes; every other attempt is refused with
 // the reason. The operator runs as its own ServiceAccount under the chart's RBAC.
-import { generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
@@ -17,6 +17,7 @@ import type { KeyCert } from "../../entry/record.ts";
 import { Verifier } from "../../entry/verify/verifier.ts";
 import type { AuditPolicyStatus } from "../../operator/api/policy.ts";
 import { SidecarConfig } from "../../sidecar/config/schema.ts";
+import { endpoint } from "../infra/endpoints.ts";
 import { freePort } from "../infra/process.ts";
 import {
   adminConfig,
@@ -223,6 +224,41 @@ describe("POST /certify on the real API server", () => {
     expect(none.body.error).toContain("no bearer token");
     // The right token for the same body passes: the refusals were for the token alone.
     expect((await certify(await tokenFor(pod), body)).status).toBe(200);
+  });
+
+  it("refuses an expired token, and accepts its unexpired twin (both signed as the API server signs)", async () => {
+    // The API server will not issue a token shorter than 10 minutes: sign one with its own
+    // ServiceAccount key, as it would, once with exp in the past and once in the future.
+    const pod = await createPod("pay-5", { app: "pay" });
+    const sa = await core.readNamespacedServiceAccount({ namespace, name: "app" });
+    const key = createPrivateKey(readFileSync(endpoint("kubeSaKeyFile"), "utf8"));
+    const now = Math.floor(Date.now() / 1000);
+    const token = (exp: number) => {
+      const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+      const body = `${b64({ alg: "ES256", typ: "JWT" })}.${b64({
+        iss: `${endpoint("kubeServer")}/`,
+        aud: ["auditready"],
+        sub: `system:serviceaccount:${namespace}:app`,
+        iat: now - 900,
+        nbf: now - 900,
+        exp,
+        "kubernetes.io": {
+          namespace,
+          pod: { name: "pay-5", uid: pod.metadata?.uid },
+          serviceaccount: { name: "app", uid: sa.metadata?.uid },
+        },
+      })}`;
+      const sig = sign("sha256", Buffer.from(body), { key, dsaEncoding: "ieee-p1363" });
+      return `${body}.${sig.toString("base64url")}`;
+    };
+    const body = {
+      key: rawKey().toString("base64"),
+      streams: [{ origin: originOf("pay-5"), epoch: 1, container: "api" }],
+    };
+    const expired = await certify(token(now - 60), body);
+    expect(expired.status).toBe(401);
+    expect(expired.body.error).toMatch(/^token rejected: .*expired/);
+    expect((await certify(token(now + 600), body)).status).toBe(200);
   });
 
   it("refuses a pod no policy injected", async () => {

@@ -296,4 +296,15 @@ describe("injectionPatch", () => {
     const r = injectionPatch(pod, policy(), ctx);
     expect(r.ok ? "" : r.error.kind).toBe("AudienceConflict");
   });
+
+  it("refuses a pod that shares one process namespace: the sidecar's key stays in its own", () => {
+    const pod = plainPod();
+    if (pod.spec) pod.spec.shareProcessNamespace = true;
+    const r = injectionPatch(pod, policy(), ctx);
+    expect(r.ok ? "" : r.error).toEqual({
+      kind: "SharedProcessNamespace",
+      message:
+        "the pod sets shareProcessNamespace: the sidecar's in-memory signing key would be visible to the app's containers",
+    });
+  });
 });

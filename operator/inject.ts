@@ -39,6 +39,7 @@ export interface InjectionError {
     | "MountConflict"
     | "NameConflict"
     | "AudienceConflict"
+    | "SharedProcessNamespace"
     | "SidecarMismatch";
   message: string;
 }
@@ -60,6 +61,14 @@ export function injectionPatch(pod: V1Pod, policy: Policy, ctx: InjectionContext
   ) {
     const match = checkInjectedPod(pod, policy, ctx);
     return match.ok ? { ok: true, patch: [] } : fail("SidecarMismatch", match.message);
+  }
+  // One process namespace would show the app's containers the sidecar's processes, and its
+  // memory (the epoch key) to any of them running as its uid: the key must stay in the sidecar.
+  if (spec?.shareProcessNamespace === true) {
+    return fail(
+      "SharedProcessNamespace",
+      "the pod sets shareProcessNamespace: the sidecar's in-memory signing key would be visible to the app's containers",
+    );
   }
   const dirs = logDirs(policy.spec);
 

@@ -8,6 +8,7 @@ import { renderReport } from "./report.ts";
 import { type KafkaSource, readLedger, readTopic } from "./sources.ts";
 import { integrityOf, parsePolicyRef, writeIntegrity } from "./status.ts";
 import { loadState, loadTrustedKeys, saveState, UsageError } from "./trust.ts";
+import { loadWitnessKeys, readWitnessed } from "./witnessed.ts";
 
 export const VERIFY_HELP = `Usage: auditready verify (--file LEDGER | --brokers HOST:PORT[,...] --topic TOPIC) --keys KEYS [options]
 
@@ -33,6 +34,16 @@ Trust:
   --state FILE              this verifier's own trusted state: read if present, rewritten after
                             the run. With it, later runs detect rewritten history and go on
                             after the topic's retention removed the head.
+
+Witness (see also --follow, below):
+  --witness TOPIC           the witness topic (on --brokers): what a witness cosigned must still
+                            be in the source, with the same roots, even on a first run with no
+                            --state: a dropped tail or stream is a GAP, another root at a
+                            cosigned size INCONSISTENT_CHECKPOINT
+  --witness-keys SPEC       trusted witness public keys, as --keys; cosignatures by any other
+                            key are ignored with a warning
+
+Follow mode (the witness): auditready verify --follow --help
 
 Reporting:
   --status NS/NAME          write the result to that AuditPolicy's status.integrity (state
@@ -74,6 +85,8 @@ export async function runVerify(argv: string[]): Promise<number> {
       state: { type: "string" },
       status: { type: "string" },
       "as-of": { type: "string" },
+      witness: { type: "string" },
+      "witness-keys": { type: "string" },
       "no-liveness": { type: "boolean" },
       grace: { type: "string" },
       json: { type: "boolean" },
@@ -91,6 +104,9 @@ export async function runVerify(argv: string[]): Promise<number> {
     throw new UsageError("give exactly one source: --file, or --brokers with --topic");
   if (values.topic && !values.brokers) throw new UsageError("--topic needs --brokers");
 
+  if (Boolean(values.witness) !== Boolean(values["witness-keys"]))
+    throw new UsageError("--witness and --witness-keys go together");
+  if (values.witness && !values.brokers) throw new UsageError("--witness needs --brokers");
   const statusRef = values.status === undefined ? undefined : parsePolicyRef(values.status);
   const trustedKeys = await loadTrustedKeys(values.keys, values.kubeconfig);
   const trustedState = values.state ? await loadState(values.state) : undefined;
@@ -114,6 +130,42 @@ export async function runVerify(argv: string[]): Promise<number> {
       ? { retentionMs: Math.max(0, asOf - fromTime) }
       : {};
 
+  // How to reach the brokers, for the source topic and the witness topic alike.
+  const connection: Omit<KafkaSource, "topic"> = {
+    brokers: (values.brokers ?? "").split(","),
+  };
+  if (values.tls || values["tls-ca"])
+    connection.tls = values["tls-ca"] ? { caFile: values["tls-ca"] } : {};
+  if (values["sasl-mechanism"]) {
+    const mechanism = values["sasl-mechanism"];
+    if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {
+      throw new UsageError(`--sasl-mechanism ${mechanism}: plain, scram-sha-256 or scram-sha-512`);
+    }
+    if (!values["sasl-username"] || !values["sasl-password-file"]) {
+      throw new UsageError("--sasl-mechanism needs --sasl-username and --sasl-password-file");
+    }
+    connection.sasl = {
+      mechanism,
+      username: values["sasl-username"],
+      passwordFile: values["sasl-password-file"],
+    };
+  }
+
+  const witnessKeys = values["witness-keys"]
+    ? await loadWitnessKeys(values["witness-keys"], values.kubeconfig)
+    : undefined;
+  let witnessed: Awaited<ReturnType<typeof readWitnessed>> | undefined;
+  if (values.witness && witnessKeys) {
+    const topic = values.witness;
+    try {
+      witnessed = await readWitnessed({ ...connection, topic }, witnessKeys, (w) =>
+        process.stderr.write(`auditready: warning: ${w}\n`),
+      );
+    } catch (err) {
+      throw new UsageError(`reading witness topic ${topic}: ${(err as Error).message}`);
+    }
+  }
+
   let verifier: Verifier;
   try {
     verifier = new Verifier({
@@ -123,6 +175,7 @@ export async function runVerify(argv: string[]): Promise<number> {
       ...(now === undefined ? {} : { now }),
       ...(asOf === undefined ? {} : { asOf }),
       ...horizon,
+      ...(witnessed ? { witnessed } : {}),
     });
   } catch (err) {
     if (err instanceof TrustError) throw new UsageError(err.message);
@@ -141,30 +194,9 @@ export async function runVerify(argv: string[]): Promise<number> {
   let messages: AsyncGenerator<InputMessage>;
   if (values.file) messages = readLedger(values.file, progress);
   else {
-    const src: KafkaSource = {
-      brokers: (values.brokers as string).split(","),
-      topic: values.topic as string,
-    };
+    const src: KafkaSource = { ...connection, topic: values.topic as string };
     if (fromTime !== undefined) {
       src.fromTime = fromTime;
-    }
-    if (values.tls || values["tls-ca"])
-      src.tls = values["tls-ca"] ? { caFile: values["tls-ca"] } : {};
-    if (values["sasl-mechanism"]) {
-      const mechanism = values["sasl-mechanism"];
-      if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {
-        throw new UsageError(
-          `--sasl-mechanism ${mechanism}: plain, scram-sha-256 or scram-sha-512`,
-        );
-      }
-      if (!values["sasl-username"] || !values["sasl-password-file"]) {
-        throw new UsageError("--sasl-mechanism needs --sasl-username and --sasl-password-file");
-      }
-      src.sasl = {
-        mechanism,
-        username: values["sasl-username"],
-        passwordFile: values["sasl-password-file"],
-      };
     }
     messages = readTopic(src, progress);
   }

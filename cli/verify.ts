@@ -2,8 +2,10 @@
 // trusted policy keys and this verifier's own state, prints a summary (or --json), saves the
 // new state, and exits 0 only when there is no error (1 on findings, 2 on bad usage).
 import { parseArgs } from "node:util";
+import { defaultWitnessName } from "../entry/cosignature.ts";
 import type { InputMessage } from "../entry/verify/ingest.ts";
 import { TrustError, Verifier } from "../entry/verify/verifier.ts";
+import { FOLLOW_HELP, loadWitnessKey, replicaOf, runFollow } from "./follow.ts";
 import { renderReport } from "./report.ts";
 import { type KafkaSource, readLedger, readTopic } from "./sources.ts";
 import { integrityOf, parsePolicyRef, writeIntegrity } from "./status.ts";
@@ -43,7 +45,7 @@ Witness (see also --follow, below):
   --witness-keys SPEC       trusted witness public keys, as --keys; cosignatures by any other
                             key are ignored with a warning
 
-Follow mode (the witness): auditready verify --follow --help
+Follow mode (the witness): --follow, see auditready verify --follow --help
 
 Reporting:
   --status NS/NAME          write the result to that AuditPolicy's status.integrity (state
@@ -87,6 +89,14 @@ export async function runVerify(argv: string[]): Promise<number> {
       "as-of": { type: "string" },
       witness: { type: "string" },
       "witness-keys": { type: "string" },
+      follow: { type: "boolean" },
+      "witness-key": { type: "string" },
+      "witness-name": { type: "string" },
+      replica: { type: "string" },
+      replicas: { type: "string" },
+      interval: { type: "string" },
+      "status-every": { type: "string" },
+      "round-messages": { type: "string" },
       "no-liveness": { type: "boolean" },
       grace: { type: "string" },
       json: { type: "boolean" },
@@ -95,7 +105,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(VERIFY_HELP);
+    process.stdout.write(values.follow ? FOLLOW_HELP : VERIFY_HELP);
     return 0;
   }
   if (!values.keys)
@@ -104,7 +114,9 @@ export async function runVerify(argv: string[]): Promise<number> {
     throw new UsageError("give exactly one source: --file, or --brokers with --topic");
   if (values.topic && !values.brokers) throw new UsageError("--topic needs --brokers");
 
-  if (Boolean(values.witness) !== Boolean(values["witness-keys"]))
+  if (values.follow && (!values.topic || !values["witness-key"]))
+    throw new UsageError("--follow needs --brokers, --topic and --witness-key");
+  if (!values.follow && Boolean(values.witness) !== Boolean(values["witness-keys"]))
     throw new UsageError("--witness and --witness-keys go together");
   if (values.witness && !values.brokers) throw new UsageError("--witness needs --brokers");
   const statusRef = values.status === undefined ? undefined : parsePolicyRef(values.status);
@@ -149,6 +161,47 @@ export async function runVerify(argv: string[]): Promise<number> {
       username: values["sasl-username"],
       passwordFile: values["sasl-password-file"],
     };
+  }
+
+  if (values.follow) {
+    const seconds = (name: string, fallback: number) => {
+      const text = values[name as "interval"];
+      const n = text === undefined ? fallback : Number(text);
+      if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} ${text}: not a number`);
+      return n;
+    };
+    const replicas = seconds("replicas", 1);
+    if (!Number.isInteger(replicas) || replicas < 1)
+      throw new UsageError(`--replicas ${values.replicas}: a whole number from 1`);
+    const witnessKey = await loadWitnessKey(values["witness-key"] as string);
+    const topic = values.topic as string;
+    const stop = new AbortController();
+    for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
+    return runFollow({
+      source: { ...connection, topic },
+      witnessTopic: values.witness ?? `${topic}.witness`,
+      trustedKeys,
+      witnessKey,
+      witnessName: values["witness-name"] ?? defaultWitnessName(witnessKey),
+      replica: replicaOf(values.replica, replicas, process.env.POD_NAME ?? process.env.HOSTNAME),
+      replicas,
+      graceMs: graceSeconds * 1000,
+      intervalMs: seconds("interval", 5) * 1000,
+      statusEveryMs: seconds("status-every", 10) * 1000,
+      roundMessages: Math.max(1, seconds("round-messages", 100_000)),
+      ...(statusRef
+        ? {
+            status: {
+              ref: statusRef,
+              ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+            },
+          }
+        : {}),
+      log: (line) => {
+        if (!values.quiet) process.stderr.write(`${line}\n`);
+      },
+      signal: stop.signal,
+    });
   }
 
   const witnessKeys = values["witness-keys"]

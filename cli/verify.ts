@@ -2,12 +2,15 @@
 // trusted policy keys and this verifier's own state, prints a summary (or --json), saves the
 // new state, and exits 0 only when there is no error (1 on findings, 2 on bad usage).
 import { parseArgs } from "node:util";
+import { defaultWitnessName } from "../entry/cosignature.ts";
 import { TrustError, Verifier } from "../entry/verify/verifier.ts";
+import { FOLLOW_HELP, loadWitnessKey, replicaOf, runFollow } from "./follow.ts";
 import { renderReport } from "./report.ts";
 import { topicRetentionMs } from "./retention.ts";
 import { type KafkaSource, readLedger, readTopic } from "./sources.ts";
 import { integrityOf, parsePolicyRef, writeIntegrity } from "./status.ts";
 import { loadState, loadTrustedKeys, saveState, UsageError } from "./trust.ts";
+import { loadWitnessKeys, readWitnessed } from "./witnessed.ts";
 
 export const VERIFY_HELP = `Usage: auditready verify (--file LEDGER | --brokers HOST:PORT[,...] --topic TOPIC) --keys KEYS [options]
 
@@ -33,6 +36,16 @@ Trust:
   --state FILE              this verifier's own trusted state: read if present, rewritten after
                             the run. With it, later runs detect rewritten history and go on
                             after the topic's retention removed the head.
+
+Witness (see also --follow, below):
+  --witness TOPIC           the witness topic (on --brokers): what a witness cosigned must still
+                            be in the source, with the same roots, even on a first run with no
+                            --state: a dropped tail or stream is a GAP, another root at a
+                            cosigned size INCONSISTENT_CHECKPOINT
+  --witness-keys SPEC       trusted witness public keys, as --keys; cosignatures by any other
+                            key are ignored with a warning
+
+Follow mode (the witness): --follow, see auditready verify --follow --help
 
 Reporting:
   --status NS/NAME          write the result to that AuditPolicy's status.integrity (state
@@ -74,6 +87,16 @@ export async function runVerify(argv: string[]): Promise<number> {
       state: { type: "string" },
       status: { type: "string" },
       "as-of": { type: "string" },
+      witness: { type: "string" },
+      "witness-keys": { type: "string" },
+      follow: { type: "boolean" },
+      "witness-key": { type: "string" },
+      "witness-name": { type: "string" },
+      replica: { type: "string" },
+      replicas: { type: "string" },
+      interval: { type: "string" },
+      "status-every": { type: "string" },
+      "round-messages": { type: "string" },
       "no-liveness": { type: "boolean" },
       grace: { type: "string" },
       json: { type: "boolean" },
@@ -82,7 +105,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(VERIFY_HELP);
+    process.stdout.write(values.follow ? FOLLOW_HELP : VERIFY_HELP);
     return 0;
   }
   if (!values.keys)
@@ -91,6 +114,11 @@ export async function runVerify(argv: string[]): Promise<number> {
     throw new UsageError("give exactly one source: --file, or --brokers with --topic");
   if (values.topic && !values.brokers) throw new UsageError("--topic needs --brokers");
 
+  if (values.follow && (!values.topic || !values["witness-key"]))
+    throw new UsageError("--follow needs --brokers, --topic and --witness-key");
+  if (!values.follow && Boolean(values.witness) !== Boolean(values["witness-keys"]))
+    throw new UsageError("--witness and --witness-keys go together");
+  if (values.witness && !values.brokers) throw new UsageError("--witness needs --brokers");
   const statusRef = values.status === undefined ? undefined : parsePolicyRef(values.status);
   const trustedKeys = await loadTrustedKeys(values.keys, values.kubeconfig);
   const trustedState = values.state ? await loadState(values.state) : undefined;
@@ -107,8 +135,73 @@ export async function runVerify(argv: string[]): Promise<number> {
   const fromTime = values["from-time"] === undefined ? undefined : Date.parse(values["from-time"]);
   if (fromTime !== undefined && Number.isNaN(fromTime))
     throw new UsageError(`--from-time ${values["from-time"]}: not a time`);
+
+  // How to reach the brokers, for the source topic and the witness topic alike.
+  const connection: Omit<KafkaSource, "topic"> = {
+    brokers: (values.brokers ?? "").split(","),
+  };
+  if (values.tls || values["tls-ca"])
+    connection.tls = values["tls-ca"] ? { caFile: values["tls-ca"] } : {};
+  if (values["sasl-mechanism"]) {
+    const mechanism = values["sasl-mechanism"];
+    if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {
+      throw new UsageError(`--sasl-mechanism ${mechanism}: plain, scram-sha-256 or scram-sha-512`);
+    }
+    if (!values["sasl-username"] || !values["sasl-password-file"]) {
+      throw new UsageError("--sasl-mechanism needs --sasl-username and --sasl-password-file");
+    }
+    connection.sasl = {
+      mechanism,
+      username: values["sasl-username"],
+      passwordFile: values["sasl-password-file"],
+    };
+  }
+
+  if (values.follow) {
+    const seconds = (name: string, fallback: number) => {
+      const text = values[name as "interval"];
+      const n = text === undefined ? fallback : Number(text);
+      if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} ${text}: not a number`);
+      return n;
+    };
+    const replicas = seconds("replicas", 1);
+    if (!Number.isInteger(replicas) || replicas < 1)
+      throw new UsageError(`--replicas ${values.replicas}: a whole number from 1`);
+    const witnessKey = await loadWitnessKey(values["witness-key"] as string);
+    const topic = values.topic as string;
+    const stop = new AbortController();
+    for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
+    return runFollow({
+      source: { ...connection, topic },
+      witnessTopic: values.witness ?? `${topic}.witness`,
+      trustedKeys,
+      witnessKey,
+      witnessName: values["witness-name"] ?? defaultWitnessName(witnessKey),
+      replica: replicaOf(values.replica, replicas, process.env.POD_NAME ?? process.env.HOSTNAME),
+      replicas,
+      graceMs: graceSeconds * 1000,
+      intervalMs: seconds("interval", 5) * 1000,
+      statusEveryMs: seconds("status-every", 10) * 1000,
+      roundMessages: Math.max(1, seconds("round-messages", 100_000)),
+      ...(statusRef
+        ? {
+            status: {
+              ref: statusRef,
+              ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+            },
+          }
+        : {}),
+      log: (line) => {
+        if (!values.quiet) process.stderr.write(`${line}\n`);
+      },
+      signal: stop.signal,
+    });
+  }
+
   const source = values.file ? `file ${values.file}` : `topic ${values.topic} on ${values.brokers}`;
-  const src = values.topic ? kafkaSourceOf(values) : undefined;
+  const src: KafkaSource | undefined = values.topic
+    ? { ...connection, topic: values.topic }
+    : undefined;
   if (src && fromTime !== undefined) src.fromTime = fromTime;
   // What may excuse records a trusted state proves existed: the topic's own retention.ms (read
   // from the broker, never assumed) and a chosen --from-time, whichever reaches later.
@@ -124,6 +217,21 @@ export async function runVerify(argv: string[]): Promise<number> {
   ].filter((h): h is number => h !== undefined);
   const horizon = horizons.length > 0 ? { retentionMs: Math.min(...horizons) } : {};
 
+  const witnessKeys = values["witness-keys"]
+    ? await loadWitnessKeys(values["witness-keys"], values.kubeconfig)
+    : undefined;
+  let witnessed: Awaited<ReturnType<typeof readWitnessed>> | undefined;
+  if (values.witness && witnessKeys) {
+    const topic = values.witness;
+    try {
+      witnessed = await readWitnessed({ ...connection, topic }, witnessKeys, (w) =>
+        process.stderr.write(`auditready: warning: ${w}\n`),
+      );
+    } catch (err) {
+      throw new UsageError(`reading witness topic ${topic}: ${(err as Error).message}`);
+    }
+  }
+
   let verifier: Verifier;
   try {
     verifier = new Verifier({
@@ -133,6 +241,7 @@ export async function runVerify(argv: string[]): Promise<number> {
       ...(now === undefined ? {} : { now }),
       ...(asOf === undefined ? {} : { asOf }),
       ...horizon,
+      ...(witnessed ? { witnessed } : {}),
     });
   } catch (err) {
     if (err instanceof TrustError) throw new UsageError(err.message);
@@ -162,31 +271,4 @@ export async function runVerify(argv: string[]): Promise<number> {
   if (statusRef)
     await writeIntegrity(statusRef, integrityOf(report, source, new Date()), values.kubeconfig);
   return report.ok ? 0 : 1;
-}
-
-type Values = Record<string, string | boolean | undefined>;
-
-/** The topic to read, with its TLS and SASL settings, from the command line. */
-function kafkaSourceOf(values: Values): KafkaSource {
-  const src: KafkaSource = {
-    brokers: (values.brokers as string).split(","),
-    topic: values.topic as string,
-  };
-  if (values.tls || values["tls-ca"])
-    src.tls = values["tls-ca"] ? { caFile: String(values["tls-ca"]) } : {};
-  if (values["sasl-mechanism"]) {
-    const mechanism = values["sasl-mechanism"] as string;
-    if (mechanism !== "plain" && mechanism !== "scram-sha-256" && mechanism !== "scram-sha-512") {
-      throw new UsageError(`--sasl-mechanism ${mechanism}: plain, scram-sha-256 or scram-sha-512`);
-    }
-    if (!values["sasl-username"] || !values["sasl-password-file"]) {
-      throw new UsageError("--sasl-mechanism needs --sasl-username and --sasl-password-file");
-    }
-    src.sasl = {
-      mechanism,
-      username: String(values["sasl-username"]),
-      passwordFile: String(values["sasl-password-file"]),
-    };
-  }
-  return src;
 }

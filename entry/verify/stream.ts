@@ -24,6 +24,7 @@ import { reportOrphans } from "./rules/orphans.ts";
 import { checkOwners } from "./rules/owners.ts";
 import { missingHead, vanishedTree } from "./rules/retention.ts";
 import { Tally } from "./rules/tally.ts";
+import type { WitnessCheck } from "./rules/witness.ts";
 import type { TrustedTree } from "./trust.ts";
 
 export type { PolicyKey } from "./certs.ts";
@@ -40,6 +41,8 @@ export interface StreamContext {
   stateUpdated: number | undefined;
   graceMs: number;
   trusted: readonly TrustedTree[];
+  /** What a trusted witness cosigned of this stream (verify --witness). */
+  witness?: WitnessCheck;
 }
 
 export interface VerifiedRange {
@@ -539,6 +542,8 @@ class StreamCheck {
     const end = Math.max(maxSeq + 1, claimedEnd);
     let treeEnd = base;
     while (treeEnd < claimedEnd && slots.get(treeEnd) >= 0) treeEnd++;
+    // Roots at the witness's sizes too (never past what is claimed: that is the rule's GAP).
+    for (const size of this.ctx.witness?.sizes(inTree, claimedEnd) ?? []) sizes.add(size);
     const roots = new Map<number, Digest>([[base, anchor.range.rootDigest()]]);
     // The roots the checkpoints sign, by size: where the rebuilt tree matches one, its compact
     // range is kept, so the trusted state needs no second pass over the leaves.
@@ -699,6 +704,7 @@ class StreamCheck {
         { epoch: firstBad.epoch, position: firstBad.fact.position, count: mismatched.length },
       );
     }
+    this.ctx.witness?.checkTree(inTree, roots, covered, this.reporter);
     // Whether what is verified now extends what the state verified before: only then may it
     // replace the state's tree. Past an anchor beyond the state's size nothing links the two,
     // and only retention lets the state move on.

@@ -277,3 +277,25 @@ export function findingCodes(r: VerifyReport): FindingCode[] {
     ...new Set([...r.unplaced, ...r.streams.flatMap((s) => s.findings)].map((f) => f.code)),
   ].sort();
 }
+
+/**
+ * Another history of `b`'s first epoch, sealed with its real epoch key and shown with its real
+ * certificate: the same records up to `from`, others after it, `total` log records in all. What
+ * an attacker holding the epoch key shows one reader and not another (a split view). `start` is
+ * when b's clock began; b must use the default seal policy and event.
+ */
+export function splitView(b: StreamBuilder, start: number, from: number, total: number): Emitted[] {
+  const clock = new Clock(start);
+  const key = b.epochKeys[0] as SigningKey;
+  const { sealer, out } = StreamSealer.open(
+    { origin: b.origin, key, seal: DEFAULT_SEAL, now: clock.now },
+    null,
+  );
+  out.push(certMessage(b.certs[0] as KeyCert));
+  for (let i = 0; i < total; i++) {
+    clock.advance(1);
+    const e = { ...sampleEvent(i), k8s: b.identity };
+    out.push(...sealer.appendLog(i < from ? e : { ...e, raw: `${e.raw} (rewritten)` }));
+  }
+  return out;
+}

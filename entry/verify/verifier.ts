@@ -3,9 +3,11 @@
 // policy keys and the state it is given, reports every finding and carries on after each one.
 import { DEFAULT_LIMITS, type ParseLimits } from "../canonical.ts";
 import { keyIdOf } from "../keys.ts";
+import type { Witnessed } from "../witness.ts";
 import { type Finding, finding, findingsIn } from "./findings.ts";
 import { Ingest, type InputMessage, type StreamFacts } from "./ingest.ts";
 import { vanishedTree } from "./rules/retention.ts";
+import { vanishedFinding, WitnessCheck } from "./rules/witness.ts";
 import { type PolicyKey, type StreamContext, type StreamResult, verifyStream } from "./stream.ts";
 import {
   emptyTrustedState,
@@ -32,6 +34,11 @@ export interface VerifyOptions {
   /** Added to a stream's heartbeat before it counts as STALE. */
   graceMs?: number;
   limits?: ParseLimits;
+  /**
+   * Checkpoints a trusted witness cosigned, by origin (verify --witness): the topic must still
+   * hold them, with the same roots (rules/witness.ts).
+   */
+  witnessed?: ReadonlyMap<string, readonly Witnessed[]>;
 }
 
 export interface VerifyReport {
@@ -148,6 +155,8 @@ export class Verifier {
     }
     for (const [origin, facts] of [...this.ingest.streams].sort(([a], [b]) => a.localeCompare(b))) {
       const trusted = prior.origins[origin]?.trees ?? [];
+      const cosigned = this.opts.witnessed?.get(origin);
+      const witness = cosigned ? new WitnessCheck(cosigned) : undefined;
       const { trees, ...result } = checkStream(facts, {
         policyKeys: this.policyKeys,
         now: this.opts.now,
@@ -156,7 +165,9 @@ export class Verifier {
         stateUpdated: Number.isNaN(priorUpdated) ? undefined : priorUpdated,
         graceMs: this.opts.graceMs ?? 60_000,
         trusted,
+        ...(witness ? { witness } : {}),
       });
+      if (witness) result.findings.push(...witness.vanished(origin, asOf, this.opts.retentionMs));
       streams.push({ ...result, findings: [...(byOrigin.get(origin) ?? []), ...result.findings] });
       state.origins[origin] = { trees };
     }
@@ -164,6 +175,15 @@ export class Verifier {
     for (const [origin, known] of Object.entries(prior.origins)) {
       if (this.ingest.streams.has(origin)) continue;
       unplaced.push(vanished(origin, known.trees, asOf, this.opts.retentionMs));
+    }
+    // A stream the witness cosigned with nothing left in the store: named, by its newest.
+    for (const [origin, cosigned] of this.opts.witnessed ?? []) {
+      const newest = cosigned.reduce<Witnessed | undefined>(
+        (a, w) => (a === undefined || w.epoch > a.epoch ? w : a),
+        undefined,
+      );
+      if (this.ingest.streams.has(origin) || newest === undefined) continue;
+      unplaced.push(vanishedFinding(origin, newest, asOf, this.opts.retentionMs));
     }
     const all = [...unplaced, ...streams.flatMap((s) => s.findings)];
     const counts = { error: 0, warning: 0, info: 0 };

@@ -173,6 +173,103 @@ describe("the Helm chart", () => {
     );
   });
 
+  it("renders the witness only when enabled: a StatefulSet running verify --follow, a Role for that policy alone", () => {
+    const base = ["--set", "cluster=prod"];
+    expect(render(base).filter((m) => m.metadata.name.startsWith("auditready-witness"))).toEqual(
+      [],
+    );
+    const ms = render([
+      ...base,
+      "--set",
+      "witness.enabled=true",
+      "--set",
+      "witness.policies[0].policy=payments/payments-api",
+      "--set",
+      "witness.policies[0].brokers[0]=kafka:9092",
+      "--set",
+      "witness.policies[0].topic=audit.payments",
+      "--set",
+      "witness.policies[0].keySecret=payments-witness-key",
+      "--set",
+      "witness.policies[0].replicas=3",
+    ]);
+    const mine = ms.filter((m) => m.metadata.name === "auditready-witness-payments-api");
+    expect(mine.map((m) => `${m.kind} ${m.metadata.namespace}`).sort()).toEqual([
+      "Role payments",
+      "RoleBinding payments",
+      "ServiceAccount payments",
+      "StatefulSet payments",
+    ]);
+    const role = mine.find((m) => m.kind === "Role") as Manifest;
+    // Only this policy's public keys and status; its key is a mounted Secret, not an API right.
+    expect(role.rules).toEqual([
+      {
+        apiGroups: [""],
+        resources: ["configmaps"],
+        resourceNames: ["auditready-payments-api-keys"],
+        verbs: ["get"],
+      },
+      {
+        apiGroups: ["auditready.dev"],
+        resources: ["auditpolicies/status"],
+        resourceNames: ["payments-api"],
+        verbs: ["patch"],
+      },
+    ]);
+    const sts = mine.find((m) => m.kind === "StatefulSet") as Manifest;
+    const spec = sts.spec as {
+      replicas: number;
+      template: {
+        spec: {
+          serviceAccountName: string;
+          containers: { args: string[]; env: EnvVar[]; volumeMounts: unknown[] }[];
+          volumes: { name: string; secret?: { secretName: string } }[];
+        };
+      };
+    };
+    expect(spec.replicas).toBe(3);
+    expect(spec.template.spec.serviceAccountName).toBe("auditready-witness-payments-api");
+    const container = spec.template.spec.containers[0];
+    expect(container?.args).toEqual([
+      "verify",
+      "--follow",
+      "--brokers",
+      "kafka:9092",
+      "--topic",
+      "audit.payments",
+      "--witness",
+      "audit.payments.witness",
+      "--keys",
+      "configmap:payments/auditready-payments-api-keys",
+      "--witness-key",
+      "/etc/auditready-witness/witness.key",
+      "--status",
+      "payments/payments-api",
+      "--replicas",
+      "3",
+    ]);
+    // The replica number comes from the pod's name (its StatefulSet ordinal).
+    expect(container?.env).toEqual([
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    ]);
+    expect(spec.template.spec.volumes.find((v) => v.name === "key")?.secret?.secretName).toBe(
+      "payments-witness-key",
+    );
+    expect(() =>
+      render([
+        ...base,
+        "--set",
+        "witness.enabled=true",
+        "--set",
+        "witness.policies[0].policy=payments/payments-api",
+        "--set",
+        "witness.policies[0].brokers[0]=kafka:9092",
+        "--set",
+        "witness.policies[0].topic=audit.payments",
+      ]),
+    ).toThrow(/keySecret/);
+  });
+
   describe("installed into the real API server", () => {
     let child: ChildProcess | undefined;
     let output = "";

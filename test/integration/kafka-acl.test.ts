@@ -2,6 +2,8 @@
 // ACL grants it), over SASL_SSL: the sidecar publishes with Write and Describe on its topic and
 // nothing else; `auditready verify` reads with Read and Describe on the topic and no group ACL
 // at all. Before the grants, each fails with an error that says "not authorized", never a hang.
+// The witness reads the topic and writes only its own witness topic, which a sidecar's grant
+// (LITERAL, on its topic) does not reach.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -53,8 +55,8 @@ function superKafka() {
   });
 }
 
-async function newTopic(): Promise<string> {
-  const topic = `acl-${randomUUID()}`;
+async function newTopic(name = `acl-${randomUUID()}`): Promise<string> {
+  const topic = name;
   const admin = superKafka().admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
@@ -176,5 +178,75 @@ describe("least-privilege Kafka ACLs over SASL_SSL", () => {
       return r.status === 0;
     });
     expect(r.stdout).toContain(`ok   ${s.origin}\n    verified seq 0..301`);
+  });
+  it("a sidecar's grant does not reach the witness topic; the witness needs Read on the topic and Write on its own", async () => {
+    const topic = await newTopic();
+    const witnessTopic = await newTopic(`${topic}.witness`);
+    await grant(topic, [AclOperationTypes.WRITE, AclOperationTypes.DESCRIBE]);
+    const sink = (to: string) =>
+      new KafkaSink(
+        {
+          brokers: [sasl.bootstrap],
+          topic: to,
+          clientId: "acl-test-sidecar",
+          compression: "zstd",
+          batch: { maxRecords: 1_000, maxBytes: 1_048_576, lingerMs: 5 },
+          tls: { caFile: sasl.caFile },
+          sasl: {
+            mechanism: "scram-sha-512",
+            usernameFile: files.username,
+            passwordFile: files.password,
+          },
+        },
+        { retryMs: 500 },
+      );
+    const s = new StreamBuilder({ origin: "acl/ns/pod/app/access.log" }).logs(20);
+    s.push(s.sealer.end("SIGTERM"));
+    const batch = s.messages.map((m) => ({ key: m.key, value: Buffer.from(m.value) }));
+    const data = sink(topic);
+    const forger = sink(witnessTopic);
+    try {
+      let acked = 0;
+      await until("the sidecar publishes to its topic", async () => {
+        acked = await data.publish(batch).then(
+          (a) => a.count,
+          () => 0,
+        );
+        return acked > 0;
+      });
+      // What a compromised sidecar would need to forge cosignatures: refused.
+      const denied = await forger.publish(batch.slice(0, 1)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((denied as SidecarError).kind).toBe("not-authorized");
+    } finally {
+      await data.close();
+      await forger.close();
+    }
+
+    // The witness's grants: Read + Describe on the topic, Write + Describe on its own topic.
+    await grant(topic, [AclOperationTypes.READ]);
+    await grant(witnessTopic, [AclOperationTypes.WRITE, AclOperationTypes.DESCRIBE]);
+    writeFileSync(join(files.dir, "keys.json"), JSON.stringify(s.trustedKeys()));
+    const witnessKey = join(files.dir, `witness-${randomUUID()}.key`);
+    expect(
+      spawnSync(process.execPath, [cli, "keys", "generate", "--out", witnessKey], {
+        encoding: "utf8",
+      }).status,
+    ).toBe(0);
+    const follow = spawnSync(
+      "timeout",
+      ["--preserve-status", "-s", "TERM", "8", process.execPath, cli, "verify", "--follow"].concat(
+        ["--brokers", sasl.bootstrap, "--topic", topic, "--tls-ca", sasl.caFile],
+        ["--sasl-mechanism", "scram-sha-512", "--sasl-username", sasl.username],
+        ["--sasl-password-file", files.password, "--keys", join(files.dir, "keys.json")],
+        ["--witness-key", witnessKey, "--interval", "1"],
+      ),
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    expect(follow.stderr).not.toMatch(/not authorized/i);
+    expect(follow.stderr).toContain(`"cosigned":["${s.origin}@22"]`);
+    expect(follow.status).toBe(0);
   });
 });

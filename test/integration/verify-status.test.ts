@@ -1,7 +1,8 @@
 // `auditready verify --status NS/NAME` writes the run's result to the AuditPolicy's
 // status.integrity on the real API server, with only the rights the README's verifier Role
 // grants; the operator's status writes never undo it.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,9 +12,10 @@ import {
   type KubeConfig,
   RbacAuthorizationV1Api,
 } from "@kubernetes/client-node";
+import { Kafka, logLevel } from "kafkajs";
 import { pino } from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
-import { StreamBuilder } from "../../entry/verify/testing.ts";
+import { Clock, StreamBuilder } from "../../entry/verify/testing.ts";
 import { writeStatus } from "../../operator/controller/status.ts";
 import { publicKeysConfigMapName } from "../../operator/names.ts";
 import { endpoint } from "../infra/endpoints.ts";
@@ -226,4 +228,74 @@ describe("auditready verify --status", () => {
     expect(after.status?.coverage).toBe("0/0");
     expect(after.status?.integrity).toEqual(before);
   }, 60_000);
+  it("verify --follow (the witness) keeps it current: Verified, then STALE once the stream falls silent", async () => {
+    // A live stream of this policy's key, checkpoints now, a heartbeat every 5 s, then silence.
+    const live = new StreamBuilder({
+      policyKey: b.policyKey,
+      clock: new Clock(Date.now()),
+      seal: { heartbeatMs: 5_000 },
+    }).logs(30);
+    const topic = `audit.witness-status-${randomUUID()}`;
+    const kafka = new Kafka({ brokers: [endpoint("kafkaBootstrap")], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await admin.connect();
+    await producer.connect();
+    try {
+      await admin.createTopics({
+        topics: [{ topic }, { topic: `${topic}.witness` }],
+        waitForLeaders: true,
+      });
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: live.messages.map((m) => ({ key: m.key, value: m.value })),
+      });
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+    const witnessKey = join(dir, "witness.key");
+    expect(spawnSync(process.execPath, [cli, "keys", "generate", "--out", witnessKey]).status).toBe(
+      0,
+    );
+    const witness = spawn(
+      process.execPath,
+      [cli, "verify", "--follow", "--brokers", endpoint("kafkaBootstrap"), "--topic", topic].concat(
+        ["--keys", `configmap:${namespace}/${publicKeysConfigMapName(policy)}`],
+        ["--kubeconfig", verifierKubeconfig, "--status", `${namespace}/${policy}`],
+        ["--witness-key", witnessKey, "--grace", "5", "--interval", "0.5", "--status-every", "0"],
+      ),
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let log = "";
+    witness.stderr?.on("data", (d: Buffer) => {
+      log += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => witness.once("exit", (code) => r(code)));
+    try {
+      const source = `topic ${topic} (witness`;
+      const verified = await until(
+        "the witness writes Verified",
+        async () => {
+          const i = await integrity();
+          return i?.source?.startsWith(source) && i.state === "Verified" ? i : undefined;
+        },
+        10_000,
+      ).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${log}`)));
+      expect(verified).toMatchObject({ streams: 1, errors: 0, silentStreams: 0 });
+      const stale = await until(
+        "the witness writes STALE once heartbeat + grace have passed",
+        async () => {
+          const i = await integrity();
+          return i?.source?.startsWith(source) && i.silentStreams === 1 ? i : undefined;
+        },
+        30_000,
+      ).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${log}`)));
+      expect(stale).toMatchObject({ state: "Failing", errors: 1, message: "errors: STALE x1" });
+    } finally {
+      witness.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+  }, 90_000);
 });

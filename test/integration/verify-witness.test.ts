@@ -45,8 +45,12 @@ function interleave(...streams: (readonly Emitted[])[]): Emitted[] {
 const toMessage = (m: Emitted): Message => ({ key: m.key, value: m.value });
 
 async function publish(topic: string, messages: readonly Emitted[], partitions = 3) {
+  // Kept forever: the test records are dated days ago, and a time retention (the broker's
+  // default is 7 days) would rightly excuse what the copies drop.
   await admin.createTopics({
-    topics: [{ topic, numPartitions: partitions }],
+    topics: [
+      { topic, numPartitions: partitions, configEntries: [{ name: "retention.ms", value: "-1" }] },
+    ],
     waitForLeaders: true,
   });
   for (let i = 0; i < messages.length; i += 500)

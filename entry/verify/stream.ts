@@ -8,20 +8,14 @@ import type { KeyCert } from "../record.ts";
 import { CertBook, CLOCK_SKEW_MS, inWindow, type KeyProblem, type PolicyKey } from "./certs.ts";
 import { type Finding, type FindingCode, FindingList, finding, type Report } from "./findings.ts";
 import type { CheckpointFact, StreamFacts } from "./ingest.ts";
-import {
-  EPOCH_END,
-  EPOCH_START,
-  GAP,
-  KEY_ROTATE,
-  type LeafFact,
-  type LeafTable,
-  LOG,
-  SeqSlots,
-} from "./leaves.ts";
+import { EPOCH_END, EPOCH_START, GAP, KEY_ROTATE, type LeafTable, LOG } from "./leaves.ts";
+import { EpochClosure, reportUncleanEnds } from "./rules/closure.ts";
+import { type EpochInfo, nextStarts, readEpochs, reportUnlinked, treesOf } from "./rules/epochs.ts";
 import { IdentityCheck } from "./rules/identity.ts";
 import { checkLiveness } from "./rules/liveness.ts";
 import { reportOrphans } from "./rules/orphans.ts";
 import { checkOwners } from "./rules/owners.ts";
+import { placeLeaves } from "./rules/placement.ts";
 import { missingHead, vanishedTree } from "./rules/retention.ts";
 import { Tally } from "./rules/tally.ts";
 import type { TrustedTree } from "./trust.ts";
@@ -67,16 +61,6 @@ interface ValidCheckpoint {
   time: string;
   epoch: number;
   fact: CheckpointFact;
-}
-
-interface EpochInfo {
-  epoch: number;
-  start?: LeafFact;
-  startSeq: number;
-  tree: number;
-  ended: boolean;
-  /** The seq of the epoch's first `epoch-end`: nothing of the epoch may come after it. */
-  endSeq: number;
 }
 
 // Stands in for a missing leaf, so the tree can be rebuilt past a gap (it never matches).
@@ -151,36 +135,11 @@ class StreamCheck {
   private readonly orderOf = (keyId: string): number => this.keys.get(keyId)?.order ?? -1;
 
   run(): StreamResult {
-    const epochs = this.epochs();
-    const trees = new Map<number, EpochInfo[]>();
-    for (const e of epochs.values()) {
-      const list = trees.get(e.tree) ?? [];
-      list.push(e);
-      trees.set(e.tree, list);
-    }
+    const epochs = readEpochs(this.facts.leaves, this.facts.checkpoints, this.ctx.trusted);
+    const trees = treesOf(epochs);
     const treeIds = [...trees.keys()].sort((a, b) => a - b);
-    if (
-      treeIds.length > 1 ||
-      (this.ctx.trusted.length > 0 && !this.ctx.trusted.some((t) => trees.has(t.genesis)))
-    ) {
-      for (const id of treeIds.slice(this.ctx.trusted.length > 0 ? 0 : 1)) {
-        const first = trees.get(id)?.[0];
-        if (
-          first?.start &&
-          first.start.link === null &&
-          !this.ctx.trusted.some((t) => t.genesis === id)
-        ) {
-          this.report(
-            "EPOCH_UNLINKED",
-            `epoch ${id} starts a new tree: the sidecar's saved state was lost`,
-            {
-              epoch: id,
-            },
-          );
-        }
-      }
-    }
-    const results = treeIds.map((id) => this.verifyTree(id, trees.get(id) ?? [], epochs));
+    reportUnlinked(treeIds, trees, this.ctx.trusted, this.reporter);
+    const results = treeIds.map((id) => this.verifyTree(id, trees.get(id) ?? []));
     // A tree the state verified with nothing of it left: the state keeps it (it only grows).
     const gone = this.ctx.trusted.filter((t) => !trees.has(t.genesis));
     for (const t of gone) {
@@ -200,56 +159,11 @@ class StreamCheck {
     };
   }
 
-  /** Epochs from epoch-start records and whatever epochs leaves and checkpoints name. */
-  private epochs(): Map<number, EpochInfo> {
-    const epochs = new Map<number, EpochInfo>();
-    const get = (epoch: number): EpochInfo => {
-      let e = epochs.get(epoch);
-      if (!e) {
-        e = {
-          epoch,
-          startSeq: Number.POSITIVE_INFINITY,
-          tree: epoch,
-          ended: false,
-          endSeq: Number.POSITIVE_INFINITY,
-        };
-        epochs.set(epoch, e);
-      }
-      return e;
-    };
-    const leaves = this.facts.leaves;
-    let e: EpochInfo | undefined;
-    for (let i = 0; i < leaves.length; i++) {
-      const epoch = leaves.epochAt(i);
-      if (e === undefined || epoch !== e.epoch) e = get(epoch);
-      if (leaves.typeCodeAt(i) === EPOCH_END && e.endSeq === Number.POSITIVE_INFINITY)
-        e.endSeq = leaves.seqAt(i);
-      if (e.start) continue;
-      if (leaves.typeCodeAt(i) === EPOCH_START) {
-        e.start = leaves.fact(i);
-        e.startSeq = e.start.seq;
-      } else e.startSeq = Math.min(e.startSeq, leaves.seqAt(i));
-    }
-    for (const c of this.facts.checkpoints) get(c.epoch);
-    const treeOf = (epoch: number, seen = new Set<number>()): number => {
-      const e = epochs.get(epoch);
-      const link = e?.start?.link;
-      if (!link || seen.has(epoch)) return epoch;
-      seen.add(epoch);
-      return treeOf(link.epoch, seen);
-    };
-    for (const e of epochs.values()) {
-      e.tree = treeOf(e.epoch);
-      const trusted = this.ctx.trusted.find((t) => t.epoch === e.tree);
-      if (trusted) e.tree = trusted.genesis;
-    }
-    return epochs;
-  }
-
-  private checkpoints(epochs: readonly EpochInfo[]): ValidCheckpoint[] {
-    const inTree = new Map(epochs.map((e) => [e.epoch, e] as const));
+  private checkpoints(
+    inTree: ReadonlyMap<number, EpochInfo>,
+    closure: EpochClosure,
+  ): ValidCheckpoint[] {
     const future = new Tally();
-    const afterEnd = new Tally();
     const valid: ValidCheckpoint[] = [];
     const refused = new Map<
       string,
@@ -320,10 +234,7 @@ class StreamCheck {
         continue;
       }
       const endSeq = inTree.get(c.epoch)?.endSeq ?? Number.POSITIVE_INFINITY;
-      if (note.checkpoint.size > endSeq + 1) {
-        afterEnd.add(where, note.checkpoint.size);
-        continue;
-      }
+      if (closure.checkpointAfterEnd(note.checkpoint.size, endSeq, where)) continue;
       const range = c.range && rangeOf(c.range);
       if (
         c.range &&
@@ -354,13 +265,7 @@ class StreamCheck {
         { ...where, count: n },
       ),
     );
-    afterEnd.report((n, where, sizes) =>
-      this.report(
-        "AFTER_END",
-        `${n} checkpoint(s) at sizes ${sizes} seal past their epoch's epoch-end`,
-        { ...where, count: n },
-      ),
-    );
+    closure.reportCheckpoints(this.reporter);
     for (const [id, r] of refused) {
       this.report(
         r.code,
@@ -371,111 +276,19 @@ class StreamCheck {
     return valid.sort((a, b) => a.size - b.size || a.fact.arrival - b.fact.arrival);
   }
 
-  private verifyTree(treeId: number, epochList: EpochInfo[], all: Map<number, EpochInfo>) {
+  private verifyTree(treeId: number, epochList: EpochInfo[]) {
     const epochs = [...epochList].sort((a, b) => a.epoch - b.epoch);
-    const nextStart = new Map<number, number>();
-    for (let i = 0; i < epochs.length; i++) {
-      const e = epochs[i] as EpochInfo;
-      nextStart.set(e.epoch, epochs[i + 1]?.start?.seq ?? Number.POSITIVE_INFINITY);
-    }
-    const inTree = new Set(epochs.map((e) => e.epoch));
-
-    // Place leaves: the first to arrive for a seq holds it.
+    const nextStart = nextStarts(epochs);
+    const inTree = new Map(epochs.map((e) => [e.epoch, e] as const));
     const leaves = this.facts.leaves;
-    let lowest = Number.POSITIVE_INFINITY;
-    let highest = -1;
-    let inTreeCount = 0;
-    for (let i = 0; i < leaves.length; i++) {
-      if (!inTree.has(leaves.epochAt(i))) continue;
-      const seq = leaves.seqAt(i);
-      inTreeCount++;
-      if (seq < lowest) lowest = seq;
-      if (seq > highest) highest = seq;
-    }
-    const slots = new SeqSlots(lowest, highest, inTreeCount);
-    const orphaned: number[] = [];
-    const withKey: number[] = [];
-    let duplicates = 0;
-    let reordered = 0;
-    let placed = 0;
-    let minSeq = Number.POSITIVE_INFINITY;
-    let maxSeq = -1;
-    // The epoch's facts, looked up again only when the epoch changes from one leaf to the next.
-    let epoch = Number.NaN;
-    let epochInTree = false;
-    let info: EpochInfo | undefined;
-    let next = Number.POSITIVE_INFINITY;
-    let endSeq = Number.POSITIVE_INFINITY;
-    const afterEnd = new Tally();
-    for (let i = 0; i < leaves.length; i++) {
-      const e = leaves.epochAt(i);
-      if (e !== epoch) {
-        epoch = e;
-        epochInTree = inTree.has(e);
-        info = all.get(e);
-        next = nextStart.get(e) ?? Number.POSITIVE_INFINITY;
-        endSeq = info?.endSeq ?? Number.POSITIVE_INFINITY;
-      }
-      if (!epochInTree) continue;
-      const seq = leaves.seqAt(i);
-      // An ended epoch is closed: whatever claims a later place in it was added after the end.
-      if (seq > endSeq) {
-        afterEnd.add({ epoch, position: leaves.positionAt(i) }, seq);
-        continue;
-      }
-      if (seq >= next) {
-        orphaned.push(i);
-        continue;
-      }
-      if (info?.start && seq < info.startSeq) {
-        this.report(
-          "CONFLICT",
-          `seq ${seq} of epoch ${epoch} lies before that epoch began (${info.startSeq})`,
-          {
-            epoch,
-            seq: [seq, seq],
-            position: leaves.positionAt(i),
-          },
-        );
-        continue;
-      }
-      const have = slots.get(seq);
-      if (have < 0) {
-        slots.set(seq, i);
-        placed++;
-        if (seq < maxSeq) reordered++;
-        if (seq > maxSeq) maxSeq = seq;
-        if (seq < minSeq) minSeq = seq;
-        if (leaves.typeCodeAt(i) !== LOG && leaves.extrasAt(i)?.key) withKey.push(i);
-      } else if (leaves.sameHash(have, i)) duplicates++;
-      else {
-        this.report(
-          "CONFLICT",
-          `two different records claim seq ${seq} of epoch ${epoch} (${leaves.positionAt(have)}, ${leaves.positionAt(i)})`,
-          {
-            epoch,
-            seq: [seq, seq],
-            position: leaves.positionAt(i),
-          },
-        );
-      }
-    }
-    if (placed === 0) minSeq = 0;
-    afterEnd.report((n, where) =>
-      this.report("AFTER_END", `${n} record(s) of an epoch after its epoch-end`, {
-        ...where,
-        seq: afterEnd.span,
-        count: n,
-      }),
+    const closure = new EpochClosure();
+    const { slots, orphaned, withKey, placed, minSeq, maxSeq } = placeLeaves(
+      leaves,
+      inTree,
+      nextStart,
+      closure,
+      this.reporter,
     );
-    if (duplicates > 0)
-      this.report("DUPLICATE", `${duplicates} record(s) delivered more than once`, {
-        count: duplicates,
-      });
-    if (reordered > 0)
-      this.report("REORDER", `${reordered} record(s) arrived after a later seq`, {
-        count: reordered,
-      });
 
     const trusted = this.ctx.trusted.find((t) => t.genesis === treeId);
     // Learn the epoch keys the records introduce, in tree order, before judging signatures: a
@@ -490,7 +303,7 @@ class StreamCheck {
         this.keys.set(keyId, { key: Buffer.from(key, "base64"), order: this.keys.size });
     }
     this.claimedTo = 0;
-    const checkpoints = this.checkpoints(epochs);
+    const checkpoints = this.checkpoints(inTree, closure);
 
     // Anchor: the empty tree, the verifier's own earlier state, or a checkpoint's range.
     let anchor: { size: number; range: CompactRange; why: string; keyId?: string } | null = null;
@@ -597,7 +410,7 @@ class StreamCheck {
       const type = leaves.typeCodeAt(i);
       if (type === LOG) {
         if (!identities.check(i, currentKey) && seq < firstStranger) firstStranger = seq;
-      } else this.visitSpecial(leaves, i, seq, all);
+      } else this.visitSpecial(leaves, i, seq, inTree);
       if (type === EPOCH_START || type === KEY_ROTATE) {
         const next = leaves.extrasAt(i)?.key?.keyId ?? "";
         if (type === EPOCH_START) currentKey = next;
@@ -739,19 +552,7 @@ class StreamCheck {
           : {}),
       });
     }
-    for (let i = 0; i + 1 < epochs.length; i++) {
-      const e = epochs[i] as EpochInfo;
-      if (
-        !e.ended &&
-        !orphaned.some((o) => leaves.epochAt(o) === e.epoch && leaves.typeCodeAt(o) === EPOCH_END)
-      ) {
-        this.report(
-          "UNCLEAN_END",
-          `epoch ${e.epoch} ended without epoch-end (the sidecar was killed)`,
-          { epoch: e.epoch },
-        );
-      }
-    }
+    reportUncleanEnds(epochs, leaves, orphaned, this.reporter);
     reportOrphans(leaves, orphaned, slots, this.reporter);
     const lastEpoch = epochs[epochs.length - 1];
     const newest = matched[matched.length - 1];
@@ -820,10 +621,10 @@ class StreamCheck {
     leaves: LeafTable,
     i: number,
     seq: number,
-    all: Map<number, EpochInfo>,
+    inTree: ReadonlyMap<number, EpochInfo>,
   ): void {
     const type = leaves.typeCodeAt(i);
-    if (type === EPOCH_END) (all.get(leaves.epochAt(i)) as EpochInfo).ended = true;
+    if (type === EPOCH_END) (inTree.get(leaves.epochAt(i)) as EpochInfo).ended = true;
     const time = leaves.extrasAt(i)?.time;
     if (time !== undefined && Date.parse(time) > this.ctx.asOf + CLOCK_SKEW_MS)
       this.futureLeaves.add({ epoch: leaves.epochAt(i), position: leaves.positionAt(i) }, seq);

@@ -2,16 +2,19 @@
 // conflicts, superseded records of a crashed epoch), the tree is rebuilt from a trusted anchor,
 // every signed checkpoint is checked against the rebuilt roots and against each other, keys are
 // checked against the policy keys, and what remains unsealed, missing or silent is reported.
-import { type NoteError, parseNote, verifyNoteSignatures } from "../checkpoint.ts";
-import { CompactRange, type Digest, toDigest } from "../merkle.ts";
+import { type Digest, toDigest } from "../merkle.ts";
 import type { KeyCert } from "../record.ts";
-import { CertBook, CLOCK_SKEW_MS, inWindow, type KeyProblem, type PolicyKey } from "./certs.ts";
+import { CertBook, CLOCK_SKEW_MS, type PolicyKey } from "./certs.ts";
 import { type Finding, type FindingCode, FindingList, finding, type Report } from "./findings.ts";
-import type { CheckpointFact, StreamFacts } from "./ingest.ts";
+import type { StreamFacts } from "./ingest.ts";
 import { EPOCH_END, EPOCH_START, GAP, KEY_ROTATE, type LeafTable, LOG } from "./leaves.ts";
+import { findAnchor } from "./rules/anchor.ts";
+import { type ValidCheckpoint, validCheckpoints } from "./rules/checkpoints.ts";
 import { EpochClosure, reportUncleanEnds } from "./rules/closure.ts";
+import { EpochKeys } from "./rules/epoch-keys.ts";
 import { type EpochInfo, nextStarts, readEpochs, reportUnlinked, treesOf } from "./rules/epochs.ts";
 import { IdentityCheck } from "./rules/identity.ts";
+import { CheckpointSigners } from "./rules/key-validity.ts";
 import { checkLiveness } from "./rules/liveness.ts";
 import { reportOrphans } from "./rules/orphans.ts";
 import { checkOwners } from "./rules/owners.ts";
@@ -54,15 +57,6 @@ export interface StreamResult {
   trees: TrustedTree[];
 }
 
-interface ValidCheckpoint {
-  size: number;
-  root: Digest;
-  keyId: string;
-  time: string;
-  epoch: number;
-  fact: CheckpointFact;
-}
-
 // Stands in for a missing leaf, so the tree can be rebuilt past a gap (it never matches).
 const ZERO: Digest = "\u0000".repeat(32);
 /** Certificates of the current key kept in the trusted state: renewals overlap by a few. */
@@ -77,14 +71,7 @@ class StreamCheck {
   private readonly facts: StreamFacts;
   private readonly ctx: StreamContext;
   private readonly findings = new FindingList();
-  /**
-   * The tree's epoch keys by key id, in the order its leaves introduce them (-1: from this
-   * verifier's trusted state). Whether a key's checkpoints count is the certificates' call.
-   */
-  private keys = new Map<string, { key: Buffer; order: number; fromState?: boolean }>();
   private readonly certs: CertBook;
-  /** The largest size any well-formed checkpoint claims, whether or not it checked out. */
-  private claimedTo = 0;
   /** Leaves of the tree being checked whose own time is after the verifier's clock. */
   private futureLeaves = new Tally();
 
@@ -131,9 +118,6 @@ class StreamCheck {
   private readonly reporter: Report = (code, message, where = {}) =>
     this.report(code, message, where);
 
-  /** The order a key was introduced in (-1: unknown, or from the trusted state). */
-  private readonly orderOf = (keyId: string): number => this.keys.get(keyId)?.order ?? -1;
-
   run(): StreamResult {
     const epochs = readEpochs(this.facts.leaves, this.facts.checkpoints, this.ctx.trusted);
     const trees = treesOf(epochs);
@@ -159,123 +143,6 @@ class StreamCheck {
     };
   }
 
-  private checkpoints(
-    inTree: ReadonlyMap<number, EpochInfo>,
-    closure: EpochClosure,
-  ): ValidCheckpoint[] {
-    const future = new Tally();
-    const valid: ValidCheckpoint[] = [];
-    const refused = new Map<
-      string,
-      { code: KeyProblem; why: string; count: number; where: object }
-    >();
-    for (const c of this.facts.checkpoints) {
-      if (!inTree.has(c.epoch)) continue;
-      const where = { epoch: c.epoch, position: c.position };
-      let note: ReturnType<typeof parseNote>;
-      try {
-        note = parseNote(c.note);
-      } catch (err) {
-        this.report("BAD_FORMAT", `checkpoint note: ${(err as NoteError).message}`, where);
-        continue;
-      }
-      if (note.checkpoint.origin !== this.origin) {
-        this.report("WRONG_ORIGIN", `checkpoint of ${note.checkpoint.origin}`, where);
-        continue;
-      }
-      if (note.checkpoint.epoch !== c.epoch) {
-        this.report(
-          "BAD_FORMAT",
-          `checkpoint message of epoch ${c.epoch} carries a note of epoch ${note.checkpoint.epoch}`,
-          where,
-        );
-        continue;
-      }
-      this.claimedTo = Math.max(this.claimedTo, note.checkpoint.size);
-      const candidates = new Map([...this.keys].map(([id, k]) => [id, k.key] as const));
-      const sigs = verifyNoteSignatures(note, candidates);
-      if (sigs.invalid.length > 0) {
-        this.report(
-          "BAD_SIGNATURE",
-          `checkpoint at size ${note.checkpoint.size}: bad signature by ${sigs.invalid.join(", ")}`,
-          where,
-        );
-        continue;
-      }
-      const keyId = sigs.valid[0];
-      if (keyId === undefined) {
-        this.report(
-          "UNKNOWN_KEY",
-          `checkpoint at size ${note.checkpoint.size} is signed only by unknown keys (${sigs.unknown.join(", ")})`,
-          where,
-        );
-        continue;
-      }
-      // Dated after the verifier's clock: never counted, so it cannot hold off STALE either.
-      if (Date.parse(note.checkpoint.time) > this.ctx.asOf + CLOCK_SKEW_MS) {
-        future.add(where, note.checkpoint.size);
-        continue;
-      }
-      const certs = this.certsOf(keyId, c.epoch);
-      if (certs === null && !this.keys.get(keyId)?.fromState) {
-        // One finding per key and epoch, however many checkpoints it signed.
-        const id = `${keyId} ${c.epoch}`;
-        const had = refused.get(id);
-        if (had) had.count++;
-        else refused.set(id, { ...this.certs.problemOf(keyId, c.epoch), count: 1, where });
-        continue;
-      }
-      if (certs !== null && !inWindow(certs, Date.parse(note.checkpoint.time))) {
-        this.report(
-          "KEY_NOT_VALID",
-          `checkpoint at size ${note.checkpoint.size} is signed by ${keyId} at ${note.checkpoint.time}, outside every certificate window of that key`,
-          where,
-        );
-        continue;
-      }
-      const endSeq = inTree.get(c.epoch)?.endSeq ?? Number.POSITIVE_INFINITY;
-      if (closure.checkpointAfterEnd(note.checkpoint.size, endSeq, where)) continue;
-      const range = c.range && rangeOf(c.range);
-      if (
-        c.range &&
-        (!range ||
-          range.size !== note.checkpoint.size ||
-          !range.root().equals(note.checkpoint.root))
-      ) {
-        this.report(
-          "ROOT_MISMATCH",
-          `checkpoint at size ${note.checkpoint.size}: its compact range does not hash to the signed root`,
-          where,
-        );
-        continue;
-      }
-      valid.push({
-        size: note.checkpoint.size,
-        root: toDigest(note.checkpoint.root),
-        keyId,
-        time: note.checkpoint.time,
-        epoch: c.epoch,
-        fact: c,
-      });
-    }
-    future.report((n, where, sizes) =>
-      this.report(
-        "FUTURE_DATED",
-        `${n} checkpoint(s) at sizes ${sizes} dated after this verifier's clock (${new Date(this.ctx.asOf).toISOString()})`,
-        { ...where, count: n },
-      ),
-    );
-    closure.reportCheckpoints(this.reporter);
-    for (const [id, r] of refused) {
-      this.report(
-        r.code,
-        `${r.count} checkpoint(s) signed by epoch key ${id.split(" ")[0]}, which does not count here: ${r.why}`,
-        { ...r.where, count: r.count },
-      );
-    }
-    return valid.sort((a, b) => a.size - b.size || a.fact.arrival - b.fact.arrival);
-  }
-
   private verifyTree(treeId: number, epochList: EpochInfo[]) {
     const epochs = [...epochList].sort((a, b) => a.epoch - b.epoch);
     const nextStart = nextStarts(epochs);
@@ -293,45 +160,22 @@ class StreamCheck {
     const trusted = this.ctx.trusted.find((t) => t.genesis === treeId);
     // Learn the epoch keys the records introduce, in tree order, before judging signatures: a
     // key counts only in the tree that introduces it (or that this verifier saw it in).
-    this.keys = new Map();
-    for (const [id, key] of Object.entries(trusted?.keys ?? {}))
-      this.keys.set(id, { key: Buffer.from(key, "base64"), order: -1, fromState: true });
-    withKey.sort((x, y) => leaves.seqAt(x) - leaves.seqAt(y));
-    for (const i of withKey) {
-      const { keyId, key } = leaves.extrasAt(i)?.key ?? { keyId: "", key: "" };
-      if (keyId !== "" && !this.keys.has(keyId))
-        this.keys.set(keyId, { key: Buffer.from(key, "base64"), order: this.keys.size });
-    }
-    this.claimedTo = 0;
-    const checkpoints = this.checkpoints(inTree, closure);
+    const keys = new EpochKeys(trusted, leaves, withKey);
+    const { valid: checkpoints, claimedTo } = validCheckpoints(
+      this.facts.checkpoints,
+      inTree,
+      {
+        origin: this.origin,
+        asOf: this.ctx.asOf,
+        publicKeys: keys.publicKeys(),
+        signers: new CheckpointSigners(this.certs, (keyId) => keys.fromState(keyId)),
+        closure,
+      },
+      this.reporter,
+    );
 
     // Anchor: the empty tree, the verifier's own earlier state, or a checkpoint's range.
-    let anchor: { size: number; range: CompactRange; why: string; keyId?: string } | null = null;
-    if (minSeq === 0 && slots.get(0) >= 0) anchor = { size: 0, range: new CompactRange(), why: "" };
-    else if (trusted && trusted.size >= minSeq) {
-      anchor = {
-        size: trusted.size,
-        range: new CompactRange(
-          trusted.size,
-          trusted.range.map((h) => Buffer.from(h, "base64")),
-        ),
-        why: `from this verifier's trusted state at size ${trusted.size}`,
-        keyId: trusted.keyId,
-      };
-    } else {
-      // Only a size the records present reach: a range claiming more would vouch for nothing.
-      const c = checkpoints.find(
-        (cp) => cp.size >= minSeq && cp.size <= maxSeq + 1 && cp.fact.range !== undefined,
-      );
-      if (c?.fact.range) {
-        anchor = {
-          size: c.size,
-          range: rangeOf(c.fact.range) as CompactRange,
-          why: `from the signed checkpoint at size ${c.size}`,
-          keyId: c.keyId,
-        };
-      }
-    }
+    const anchor = findAnchor({ slots, minSeq, maxSeq }, trusted, checkpoints);
     const headExcused =
       placed > 0 && minSeq > 0 && anchor?.size !== 0
         ? missingHead(treeId, minSeq, checkpoints, trusted, anchor, this.ctx, this.reporter)
@@ -494,7 +338,7 @@ class StreamCheck {
         this.report("CLOCK_ANOMALY", `checkpoint time ${c.time} is before ${last}`, where);
       lastTimeByEpoch.set(c.epoch, c.time);
       if (c.size > covered && c.size <= firstStranger) {
-        checkOwners(c, owner, keyIds, anchor.size, covered, this.orderOf, this.reporter);
+        checkOwners(c, owner, keyIds, anchor.size, covered, keys.orderOf, this.reporter);
         covered = c.size;
         coveredRoot = c.root;
       }
@@ -532,7 +376,7 @@ class StreamCheck {
 
     // Records after the last checkpoint, crashes, superseded records, silence.
     // Leaves under a checkpoint that failed are reported by that failure, not as unsealed.
-    const signedTo = Math.max(covered, this.claimedTo);
+    const signedTo = Math.max(covered, claimedTo);
     let unsealed = 0;
     for (const _ of slots.seqsFrom(signedTo)) unsealed++;
     if (unsealed > 0) {
@@ -573,8 +417,6 @@ class StreamCheck {
       ...(verifiedMatched[0] ? { timeFrom: verifiedMatched[0].time } : {}),
       ...(newest ? { timeTo: newest.time } : {}),
     };
-    const keys: Record<string, string> = {};
-    for (const [id, k] of this.keys) keys[id] = k.key.toString("base64");
     // covered is anchor.size or the size of a checkpoint whose root matched: kept above.
     const finalRange = matchedRange.size === covered ? matchedRange.range : undefined;
     if (!finalRange) throw new Error(`internal: no compact range kept at size ${covered}`);
@@ -589,7 +431,7 @@ class StreamCheck {
             checkpointTime: newest?.time ?? trusted?.checkpointTime ?? "",
             ended: lastEpoch?.ended ?? false,
             keyId: keyAtSize.get(covered) ?? anchor.keyId ?? "",
-            keys,
+            keys: keys.toRecord(),
             certs: this.keptCerts(keyAtSize.get(covered) ?? anchor.keyId ?? "", lastEpoch, newest),
           }
         : undefined;
@@ -640,16 +482,5 @@ class StreamCheck {
         },
       );
     }
-  }
-}
-
-function rangeOf(r: { size: number; hashes: string[] }): CompactRange | null {
-  const hashes = r.hashes.map((h) => Buffer.from(h, "base64"));
-  // One spelling per hash, 32 bytes each: otherwise the message could change undetected.
-  if (hashes.some((h, i) => h.length !== 32 || h.toString("base64") !== r.hashes[i])) return null;
-  try {
-    return new CompactRange(r.size, hashes);
-  } catch {
-    return null; // the wrong number of hashes for the size: the caller reports the mismatch
   }
 }

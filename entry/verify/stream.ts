@@ -2,7 +2,7 @@
 // conflicts, superseded records of a crashed epoch), the tree is rebuilt from a trusted anchor,
 // every signed checkpoint is checked against the rebuilt roots and against each other, keys are
 // checked against the policy keys, and what remains unsealed, missing or silent is reported.
-import { type Digest, toDigest } from "../merkle.ts";
+import type { Digest } from "../merkle.ts";
 import type { KeyCert } from "../record.ts";
 import { CertBook, CLOCK_SKEW_MS, type PolicyKey } from "./certs.ts";
 import { type Finding, type FindingCode, FindingList, finding, type Report } from "./findings.ts";
@@ -11,16 +11,18 @@ import { EPOCH_END, EPOCH_START, GAP, KEY_ROTATE, type LeafTable, LOG } from "./
 import { findAnchor } from "./rules/anchor.ts";
 import { type ValidCheckpoint, validCheckpoints } from "./rules/checkpoints.ts";
 import { EpochClosure, reportUncleanEnds } from "./rules/closure.ts";
+import { extendsTrusted, nextTrusted } from "./rules/consistency.ts";
 import { EpochKeys } from "./rules/epoch-keys.ts";
 import { type EpochInfo, nextStarts, readEpochs, reportUnlinked, treesOf } from "./rules/epochs.ts";
 import { IdentityCheck } from "./rules/identity.ts";
 import { CheckpointSigners } from "./rules/key-validity.ts";
 import { checkLiveness } from "./rules/liveness.ts";
 import { reportOrphans } from "./rules/orphans.ts";
-import { checkOwners } from "./rules/owners.ts";
 import { placeLeaves } from "./rules/placement.ts";
 import { missingHead, vanishedTree } from "./rules/retention.ts";
+import { matchRoots } from "./rules/roots.ts";
 import { Tally } from "./rules/tally.ts";
+import { unsealedTail } from "./rules/unsealed.ts";
 import type { TrustedTree } from "./trust.ts";
 
 export type { PolicyKey } from "./certs.ts";
@@ -307,95 +309,23 @@ class StreamCheck {
     this.futureLeaves = new Tally();
 
     // Checkpoints against the rebuilt tree, against each other, and against key ownership.
-    // Every checkpoint after a damaged record fails: they are reported as one finding.
-    const mismatched: ValidCheckpoint[] = [];
-    let covered = anchor.size;
-    let coveredRoot = anchor.range.rootDigest();
-    const matched: ValidCheckpoint[] = [];
-    let lastTimeByEpoch = new Map<number, string>();
-    for (const c of checkpoints) {
-      if (c.size < anchor.size) continue;
-      const where = { epoch: c.epoch, position: c.fact.position };
-      const computed = roots.get(c.size);
-      if (computed !== c.root) {
-        // Another signed root at this size (a lookup, not a search of every checkpoint: after
-        // one damaged record in per-entry mode every later checkpoint gets here).
-        const split = (signedRoots.get(c.size)?.size ?? 0) > 1;
-        const beyondEpoch = c.size > (nextStart.get(c.epoch) ?? Number.POSITIVE_INFINITY);
-        if (split || beyondEpoch) {
-          this.report(
-            "INCONSISTENT_CHECKPOINT",
-            split
-              ? `two signed checkpoints at size ${c.size} with different roots`
-              : `checkpoint of epoch ${c.epoch} at size ${c.size} forks from the tree the next epoch continued`,
-            where,
-          );
-        } else mismatched.push(c);
-        continue;
-      }
-      const last = lastTimeByEpoch.get(c.epoch);
-      if (last && c.time < last)
-        this.report("CLOCK_ANOMALY", `checkpoint time ${c.time} is before ${last}`, where);
-      lastTimeByEpoch.set(c.epoch, c.time);
-      if (c.size > covered && c.size <= firstStranger) {
-        checkOwners(c, owner, keyIds, anchor.size, covered, keys.orderOf, this.reporter);
-        covered = c.size;
-        coveredRoot = c.root;
-      }
-      matched.push(c);
-    }
-    lastTimeByEpoch = new Map();
-    const firstBad = mismatched[0];
-    const lastBad = mismatched[mismatched.length - 1];
-    if (firstBad && lastBad) {
-      this.report(
-        "ROOT_MISMATCH",
-        mismatched.length === 1
-          ? `checkpoint at size ${firstBad.size} does not match the records`
-          : `${mismatched.length} checkpoints at sizes ${firstBad.size}..${lastBad.size} do not match the records`,
-        { epoch: firstBad.epoch, position: firstBad.fact.position, count: mismatched.length },
-      );
-    }
-    // Whether what is verified now extends what the state verified before: only then may it
-    // replace the state's tree. Past an anchor beyond the state's size nothing links the two,
-    // and only retention lets the state move on.
-    let linked = trusted === undefined || (anchor.size > trusted.size && headExcused);
-    if (trusted && trusted.size >= anchor.size) {
-      const ours = roots.get(trusted.size);
-      linked = ours === toDigest(Buffer.from(trusted.root, "base64"));
-      if (!linked) {
-        this.report(
-          "INCONSISTENT_CHECKPOINT",
-          trusted.size > maxSeq + 1
-            ? `the store ends at size ${maxSeq + 1}, but this verifier verified size ${trusted.size} before`
-            : `the tree at size ${trusted.size} differs from what this verifier verified before`,
-          { epoch: trusted.epoch },
-        );
-      }
-    }
+    const { matched, covered, coveredRoot } = matchRoots(
+      checkpoints,
+      { base, baseRoot: anchor.range.rootDigest(), roots, signedRoots, nextStart, firstStranger },
+      { owner, keyIds, orderOf: keys.orderOf },
+      this.reporter,
+    );
+    const linked = extendsTrusted(trusted, anchor.size, headExcused, roots, maxSeq, this.reporter);
 
     // Records after the last checkpoint, crashes, superseded records, silence.
-    // Leaves under a checkpoint that failed are reported by that failure, not as unsealed.
-    const signedTo = Math.max(covered, claimedTo);
-    let unsealed = 0;
-    for (const _ of slots.seqsFrom(signedTo)) unsealed++;
-    if (unsealed > 0) {
-      const whole = matched.length === 0 || (covered === anchor.size && anchor.size === 0);
-      this.findings.push({
-        ...finding("UNSEALED_TAIL", `final ${unsealed} record(s) not sealed by any checkpoint`, {
-          origin: this.origin,
-          epoch: epochs[epochs.length - 1]?.epoch ?? treeId,
-          seq: [signedTo, end - 1],
-          count: unsealed,
-        }),
-        ...(whole
-          ? {
-              level: "error" as const,
-              message: `no record of this stream is sealed (${unsealed} unsealed)`,
-            }
-          : {}),
-      });
-    }
+    const { unsealed, finding: tail } = unsealedTail(
+      slots,
+      Math.max(covered, claimedTo),
+      end,
+      matched.length === 0 || (covered === anchor.size && anchor.size === 0),
+      { origin: this.origin, epoch: epochs[epochs.length - 1]?.epoch ?? treeId },
+    );
+    if (tail) this.findings.push(tail);
     reportUncleanEnds(epochs, leaves, orphaned, this.reporter);
     reportOrphans(leaves, orphaned, slots, this.reporter);
     const lastEpoch = epochs[epochs.length - 1];
@@ -435,9 +365,7 @@ class StreamCheck {
             certs: this.keptCerts(keyAtSize.get(covered) ?? anchor.keyId ?? "", lastEpoch, newest),
           }
         : undefined;
-    // The state only grows: a tree that does not extend it, or verifies less, leaves it as it was.
-    const keep = trusted && !(linked && candidate && candidate.size >= trusted.size);
-    return { verified, trusted: keep ? trusted : (candidate ?? trusted) };
+    return { verified, trusted: nextTrusted(trusted, linked, candidate) };
   }
 
   /**

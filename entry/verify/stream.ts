@@ -1,7 +1,11 @@
-// Second pass: one stream (origin) at a time. Leaves are placed by epoch and seq (duplicates,
-// conflicts, superseded records of a crashed epoch), the tree is rebuilt from a trusted anchor,
-// every signed checkpoint is checked against the rebuilt roots and against each other, keys are
-// checked against the policy keys, and what remains unsealed, missing or silent is reported.
+// Second pass: one stream (origin) at a time, as the rules under rules/ run in order, per tree:
+// epochs and trees (epochs.ts), placement (placement.ts, with epoch closure in closure.ts), the
+// tree's epoch keys (epoch-keys.ts), checkpoint validation (checkpoints.ts, key-validity.ts),
+// anchoring (anchor.ts, retention.ts for a missing head), the tree walk (below: chain, gaps,
+// key ownership, identity, roots at checkpoint sizes), checkpoints against the rebuilt tree
+// (roots.ts, owners.ts), consistency with the trusted state (consistency.ts), then the unsealed
+// tail, unclean ends, orphans and liveness. What it returns is the stream's report and the tree
+// the trusted state keeps.
 import type { Digest } from "../merkle.ts";
 import type { KeyCert } from "../record.ts";
 import { CertBook, CLOCK_SKEW_MS, type PolicyKey } from "./certs.ts";

@@ -1,29 +1,32 @@
-// Second pass: one stream (origin) at a time. Leaves are placed by epoch and seq (duplicates,
-// conflicts, superseded records of a crashed epoch), the tree is rebuilt from a trusted anchor,
-// every signed checkpoint is checked against the rebuilt roots and against each other, keys are
-// checked against the policy keys, and what remains unsealed, missing or silent is reported.
-import { type NoteError, parseNote, verifyNoteSignatures } from "../checkpoint.ts";
-import { CompactRange, type Digest, toDigest } from "../merkle.ts";
+// Second pass: one stream (origin) at a time, as the rules under rules/ run in order, per tree:
+// epochs and trees (epochs.ts), placement (placement.ts, with epoch closure in closure.ts), the
+// tree's epoch keys (epoch-keys.ts), checkpoint validation (checkpoints.ts, key-validity.ts),
+// anchoring (anchor.ts, retention.ts for a missing head), the tree walk (below: chain, gaps,
+// key ownership, identity, roots at checkpoint sizes), checkpoints against the rebuilt tree
+// (roots.ts, owners.ts), consistency with the trusted state (consistency.ts), then the unsealed
+// tail, unclean ends, orphans and liveness. What it returns is the stream's report and the tree
+// the trusted state keeps.
+import type { Digest } from "../merkle.ts";
 import type { KeyCert } from "../record.ts";
-import { CertBook, CLOCK_SKEW_MS, inWindow, type KeyProblem, type PolicyKey } from "./certs.ts";
+import { CertBook, CLOCK_SKEW_MS, type PolicyKey } from "./certs.ts";
 import { type Finding, type FindingCode, FindingList, finding, type Report } from "./findings.ts";
-import type { CheckpointFact, StreamFacts } from "./ingest.ts";
-import {
-  EPOCH_END,
-  EPOCH_START,
-  GAP,
-  KEY_ROTATE,
-  type LeafFact,
-  type LeafTable,
-  LOG,
-  SeqSlots,
-} from "./leaves.ts";
+import type { StreamFacts } from "./ingest.ts";
+import { EPOCH_END, EPOCH_START, GAP, KEY_ROTATE, type LeafTable, LOG } from "./leaves.ts";
+import { findAnchor } from "./rules/anchor.ts";
+import { type ValidCheckpoint, validCheckpoints } from "./rules/checkpoints.ts";
+import { EpochClosure, reportUncleanEnds } from "./rules/closure.ts";
+import { extendsTrusted, nextTrusted } from "./rules/consistency.ts";
+import { EpochKeys } from "./rules/epoch-keys.ts";
+import { type EpochInfo, nextStarts, readEpochs, reportUnlinked, treesOf } from "./rules/epochs.ts";
 import { IdentityCheck } from "./rules/identity.ts";
+import { CheckpointSigners } from "./rules/key-validity.ts";
 import { checkLiveness } from "./rules/liveness.ts";
 import { reportOrphans } from "./rules/orphans.ts";
-import { checkOwners } from "./rules/owners.ts";
+import { placeLeaves } from "./rules/placement.ts";
 import { missingHead, vanishedTree } from "./rules/retention.ts";
+import { matchRoots } from "./rules/roots.ts";
 import { Tally } from "./rules/tally.ts";
+import { unsealedTail } from "./rules/unsealed.ts";
 import type { WitnessCheck } from "./rules/witness.ts";
 import type { TrustedTree } from "./trust.ts";
 
@@ -63,25 +66,6 @@ export interface StreamResult {
   trees: TrustedTree[];
 }
 
-interface ValidCheckpoint {
-  size: number;
-  root: Digest;
-  keyId: string;
-  time: string;
-  epoch: number;
-  fact: CheckpointFact;
-}
-
-interface EpochInfo {
-  epoch: number;
-  start?: LeafFact;
-  startSeq: number;
-  tree: number;
-  ended: boolean;
-  /** The seq of the epoch's first `epoch-end`: nothing of the epoch may come after it. */
-  endSeq: number;
-}
-
 // Stands in for a missing leaf, so the tree can be rebuilt past a gap (it never matches).
 const ZERO: Digest = "\u0000".repeat(32);
 /** Certificates of the current key kept in the trusted state: renewals overlap by a few. */
@@ -96,14 +80,7 @@ class StreamCheck {
   private readonly facts: StreamFacts;
   private readonly ctx: StreamContext;
   private readonly findings = new FindingList();
-  /**
-   * The tree's epoch keys by key id, in the order its leaves introduce them (-1: from this
-   * verifier's trusted state). Whether a key's checkpoints count is the certificates' call.
-   */
-  private keys = new Map<string, { key: Buffer; order: number; fromState?: boolean }>();
   private readonly certs: CertBook;
-  /** The largest size any well-formed checkpoint claims, whether or not it checked out. */
-  private claimedTo = 0;
   /** Leaves of the tree being checked whose own time is after the verifier's clock. */
   private futureLeaves = new Tally();
 
@@ -150,40 +127,12 @@ class StreamCheck {
   private readonly reporter: Report = (code, message, where = {}) =>
     this.report(code, message, where);
 
-  /** The order a key was introduced in (-1: unknown, or from the trusted state). */
-  private readonly orderOf = (keyId: string): number => this.keys.get(keyId)?.order ?? -1;
-
   run(): StreamResult {
-    const epochs = this.epochs();
-    const trees = new Map<number, EpochInfo[]>();
-    for (const e of epochs.values()) {
-      const list = trees.get(e.tree) ?? [];
-      list.push(e);
-      trees.set(e.tree, list);
-    }
+    const epochs = readEpochs(this.facts.leaves, this.facts.checkpoints, this.ctx.trusted);
+    const trees = treesOf(epochs);
     const treeIds = [...trees.keys()].sort((a, b) => a - b);
-    if (
-      treeIds.length > 1 ||
-      (this.ctx.trusted.length > 0 && !this.ctx.trusted.some((t) => trees.has(t.genesis)))
-    ) {
-      for (const id of treeIds.slice(this.ctx.trusted.length > 0 ? 0 : 1)) {
-        const first = trees.get(id)?.[0];
-        if (
-          first?.start &&
-          first.start.link === null &&
-          !this.ctx.trusted.some((t) => t.genesis === id)
-        ) {
-          this.report(
-            "EPOCH_UNLINKED",
-            `epoch ${id} starts a new tree: the sidecar's saved state was lost`,
-            {
-              epoch: id,
-            },
-          );
-        }
-      }
-    }
-    const results = treeIds.map((id) => this.verifyTree(id, trees.get(id) ?? [], epochs));
+    reportUnlinked(treeIds, trees, this.ctx.trusted, this.reporter);
+    const results = treeIds.map((id) => this.verifyTree(id, trees.get(id) ?? []));
     // A tree the state verified with nothing of it left: the state keeps it (it only grows).
     const gone = this.ctx.trusted.filter((t) => !trees.has(t.genesis));
     for (const t of gone) {
@@ -203,325 +152,39 @@ class StreamCheck {
     };
   }
 
-  /** Epochs from epoch-start records and whatever epochs leaves and checkpoints name. */
-  private epochs(): Map<number, EpochInfo> {
-    const epochs = new Map<number, EpochInfo>();
-    const get = (epoch: number): EpochInfo => {
-      let e = epochs.get(epoch);
-      if (!e) {
-        e = {
-          epoch,
-          startSeq: Number.POSITIVE_INFINITY,
-          tree: epoch,
-          ended: false,
-          endSeq: Number.POSITIVE_INFINITY,
-        };
-        epochs.set(epoch, e);
-      }
-      return e;
-    };
-    const leaves = this.facts.leaves;
-    let e: EpochInfo | undefined;
-    for (let i = 0; i < leaves.length; i++) {
-      const epoch = leaves.epochAt(i);
-      if (e === undefined || epoch !== e.epoch) e = get(epoch);
-      if (leaves.typeCodeAt(i) === EPOCH_END && e.endSeq === Number.POSITIVE_INFINITY)
-        e.endSeq = leaves.seqAt(i);
-      if (e.start) continue;
-      if (leaves.typeCodeAt(i) === EPOCH_START) {
-        e.start = leaves.fact(i);
-        e.startSeq = e.start.seq;
-      } else e.startSeq = Math.min(e.startSeq, leaves.seqAt(i));
-    }
-    for (const c of this.facts.checkpoints) get(c.epoch);
-    const treeOf = (epoch: number, seen = new Set<number>()): number => {
-      const e = epochs.get(epoch);
-      const link = e?.start?.link;
-      if (!link || seen.has(epoch)) return epoch;
-      seen.add(epoch);
-      return treeOf(link.epoch, seen);
-    };
-    for (const e of epochs.values()) {
-      e.tree = treeOf(e.epoch);
-      const trusted = this.ctx.trusted.find((t) => t.epoch === e.tree);
-      if (trusted) e.tree = trusted.genesis;
-    }
-    return epochs;
-  }
-
-  private checkpoints(epochs: readonly EpochInfo[]): ValidCheckpoint[] {
-    const inTree = new Map(epochs.map((e) => [e.epoch, e] as const));
-    const future = new Tally();
-    const afterEnd = new Tally();
-    const valid: ValidCheckpoint[] = [];
-    const refused = new Map<
-      string,
-      { code: KeyProblem; why: string; count: number; where: object }
-    >();
-    for (const c of this.facts.checkpoints) {
-      if (!inTree.has(c.epoch)) continue;
-      const where = { epoch: c.epoch, position: c.position };
-      let note: ReturnType<typeof parseNote>;
-      try {
-        note = parseNote(c.note);
-      } catch (err) {
-        this.report("BAD_FORMAT", `checkpoint note: ${(err as NoteError).message}`, where);
-        continue;
-      }
-      if (note.checkpoint.origin !== this.origin) {
-        this.report("WRONG_ORIGIN", `checkpoint of ${note.checkpoint.origin}`, where);
-        continue;
-      }
-      if (note.checkpoint.epoch !== c.epoch) {
-        this.report(
-          "BAD_FORMAT",
-          `checkpoint message of epoch ${c.epoch} carries a note of epoch ${note.checkpoint.epoch}`,
-          where,
-        );
-        continue;
-      }
-      this.claimedTo = Math.max(this.claimedTo, note.checkpoint.size);
-      const candidates = new Map([...this.keys].map(([id, k]) => [id, k.key] as const));
-      const sigs = verifyNoteSignatures(note, candidates);
-      if (sigs.invalid.length > 0) {
-        this.report(
-          "BAD_SIGNATURE",
-          `checkpoint at size ${note.checkpoint.size}: bad signature by ${sigs.invalid.join(", ")}`,
-          where,
-        );
-        continue;
-      }
-      const keyId = sigs.valid[0];
-      if (keyId === undefined) {
-        this.report(
-          "UNKNOWN_KEY",
-          `checkpoint at size ${note.checkpoint.size} is signed only by unknown keys (${sigs.unknown.join(", ")})`,
-          where,
-        );
-        continue;
-      }
-      // Dated after the verifier's clock: never counted, so it cannot hold off STALE either.
-      if (Date.parse(note.checkpoint.time) > this.ctx.asOf + CLOCK_SKEW_MS) {
-        future.add(where, note.checkpoint.size);
-        continue;
-      }
-      const certs = this.certsOf(keyId, c.epoch);
-      if (certs === null && !this.keys.get(keyId)?.fromState) {
-        // One finding per key and epoch, however many checkpoints it signed.
-        const id = `${keyId} ${c.epoch}`;
-        const had = refused.get(id);
-        if (had) had.count++;
-        else refused.set(id, { ...this.certs.problemOf(keyId, c.epoch), count: 1, where });
-        continue;
-      }
-      if (certs !== null && !inWindow(certs, Date.parse(note.checkpoint.time))) {
-        this.report(
-          "KEY_NOT_VALID",
-          `checkpoint at size ${note.checkpoint.size} is signed by ${keyId} at ${note.checkpoint.time}, outside every certificate window of that key`,
-          where,
-        );
-        continue;
-      }
-      const endSeq = inTree.get(c.epoch)?.endSeq ?? Number.POSITIVE_INFINITY;
-      if (note.checkpoint.size > endSeq + 1) {
-        afterEnd.add(where, note.checkpoint.size);
-        continue;
-      }
-      const range = c.range && rangeOf(c.range);
-      if (
-        c.range &&
-        (!range ||
-          range.size !== note.checkpoint.size ||
-          !range.root().equals(note.checkpoint.root))
-      ) {
-        this.report(
-          "ROOT_MISMATCH",
-          `checkpoint at size ${note.checkpoint.size}: its compact range does not hash to the signed root`,
-          where,
-        );
-        continue;
-      }
-      valid.push({
-        size: note.checkpoint.size,
-        root: toDigest(note.checkpoint.root),
-        keyId,
-        time: note.checkpoint.time,
-        epoch: c.epoch,
-        fact: c,
-      });
-    }
-    future.report((n, where, sizes) =>
-      this.report(
-        "FUTURE_DATED",
-        `${n} checkpoint(s) at sizes ${sizes} dated after this verifier's clock (${new Date(this.ctx.asOf).toISOString()})`,
-        { ...where, count: n },
-      ),
-    );
-    afterEnd.report((n, where, sizes) =>
-      this.report(
-        "AFTER_END",
-        `${n} checkpoint(s) at sizes ${sizes} seal past their epoch's epoch-end`,
-        { ...where, count: n },
-      ),
-    );
-    for (const [id, r] of refused) {
-      this.report(
-        r.code,
-        `${r.count} checkpoint(s) signed by epoch key ${id.split(" ")[0]}, which does not count here: ${r.why}`,
-        { ...r.where, count: r.count },
-      );
-    }
-    return valid.sort((a, b) => a.size - b.size || a.fact.arrival - b.fact.arrival);
-  }
-
-  private verifyTree(treeId: number, epochList: EpochInfo[], all: Map<number, EpochInfo>) {
+  private verifyTree(treeId: number, epochList: EpochInfo[]) {
     const epochs = [...epochList].sort((a, b) => a.epoch - b.epoch);
-    const nextStart = new Map<number, number>();
-    for (let i = 0; i < epochs.length; i++) {
-      const e = epochs[i] as EpochInfo;
-      nextStart.set(e.epoch, epochs[i + 1]?.start?.seq ?? Number.POSITIVE_INFINITY);
-    }
-    const inTree = new Set(epochs.map((e) => e.epoch));
-
-    // Place leaves: the first to arrive for a seq holds it.
+    const nextStart = nextStarts(epochs);
+    const inTree = new Map(epochs.map((e) => [e.epoch, e] as const));
     const leaves = this.facts.leaves;
-    let lowest = Number.POSITIVE_INFINITY;
-    let highest = -1;
-    let inTreeCount = 0;
-    for (let i = 0; i < leaves.length; i++) {
-      if (!inTree.has(leaves.epochAt(i))) continue;
-      const seq = leaves.seqAt(i);
-      inTreeCount++;
-      if (seq < lowest) lowest = seq;
-      if (seq > highest) highest = seq;
-    }
-    const slots = new SeqSlots(lowest, highest, inTreeCount);
-    const orphaned: number[] = [];
-    const withKey: number[] = [];
-    let duplicates = 0;
-    let reordered = 0;
-    let placed = 0;
-    let minSeq = Number.POSITIVE_INFINITY;
-    let maxSeq = -1;
-    // The epoch's facts, looked up again only when the epoch changes from one leaf to the next.
-    let epoch = Number.NaN;
-    let epochInTree = false;
-    let info: EpochInfo | undefined;
-    let next = Number.POSITIVE_INFINITY;
-    let endSeq = Number.POSITIVE_INFINITY;
-    const afterEnd = new Tally();
-    for (let i = 0; i < leaves.length; i++) {
-      const e = leaves.epochAt(i);
-      if (e !== epoch) {
-        epoch = e;
-        epochInTree = inTree.has(e);
-        info = all.get(e);
-        next = nextStart.get(e) ?? Number.POSITIVE_INFINITY;
-        endSeq = info?.endSeq ?? Number.POSITIVE_INFINITY;
-      }
-      if (!epochInTree) continue;
-      const seq = leaves.seqAt(i);
-      // An ended epoch is closed: whatever claims a later place in it was added after the end.
-      if (seq > endSeq) {
-        afterEnd.add({ epoch, position: leaves.positionAt(i) }, seq);
-        continue;
-      }
-      if (seq >= next) {
-        orphaned.push(i);
-        continue;
-      }
-      if (info?.start && seq < info.startSeq) {
-        this.report(
-          "CONFLICT",
-          `seq ${seq} of epoch ${epoch} lies before that epoch began (${info.startSeq})`,
-          {
-            epoch,
-            seq: [seq, seq],
-            position: leaves.positionAt(i),
-          },
-        );
-        continue;
-      }
-      const have = slots.get(seq);
-      if (have < 0) {
-        slots.set(seq, i);
-        placed++;
-        if (seq < maxSeq) reordered++;
-        if (seq > maxSeq) maxSeq = seq;
-        if (seq < minSeq) minSeq = seq;
-        if (leaves.typeCodeAt(i) !== LOG && leaves.extrasAt(i)?.key) withKey.push(i);
-      } else if (leaves.sameHash(have, i)) duplicates++;
-      else {
-        this.report(
-          "CONFLICT",
-          `two different records claim seq ${seq} of epoch ${epoch} (${leaves.positionAt(have)}, ${leaves.positionAt(i)})`,
-          {
-            epoch,
-            seq: [seq, seq],
-            position: leaves.positionAt(i),
-          },
-        );
-      }
-    }
-    if (placed === 0) minSeq = 0;
-    afterEnd.report((n, where) =>
-      this.report("AFTER_END", `${n} record(s) of an epoch after its epoch-end`, {
-        ...where,
-        seq: afterEnd.span,
-        count: n,
-      }),
+    const closure = new EpochClosure();
+    const { slots, orphaned, withKey, placed, minSeq, maxSeq } = placeLeaves(
+      leaves,
+      inTree,
+      nextStart,
+      closure,
+      this.reporter,
     );
-    if (duplicates > 0)
-      this.report("DUPLICATE", `${duplicates} record(s) delivered more than once`, {
-        count: duplicates,
-      });
-    if (reordered > 0)
-      this.report("REORDER", `${reordered} record(s) arrived after a later seq`, {
-        count: reordered,
-      });
 
     const trusted = this.ctx.trusted.find((t) => t.genesis === treeId);
     // Learn the epoch keys the records introduce, in tree order, before judging signatures: a
     // key counts only in the tree that introduces it (or that this verifier saw it in).
-    this.keys = new Map();
-    for (const [id, key] of Object.entries(trusted?.keys ?? {}))
-      this.keys.set(id, { key: Buffer.from(key, "base64"), order: -1, fromState: true });
-    withKey.sort((x, y) => leaves.seqAt(x) - leaves.seqAt(y));
-    for (const i of withKey) {
-      const { keyId, key } = leaves.extrasAt(i)?.key ?? { keyId: "", key: "" };
-      if (keyId !== "" && !this.keys.has(keyId))
-        this.keys.set(keyId, { key: Buffer.from(key, "base64"), order: this.keys.size });
-    }
-    this.claimedTo = 0;
-    const checkpoints = this.checkpoints(epochs);
+    const keys = new EpochKeys(trusted, leaves, withKey);
+    const { valid: checkpoints, claimedTo } = validCheckpoints(
+      this.facts.checkpoints,
+      inTree,
+      {
+        origin: this.origin,
+        asOf: this.ctx.asOf,
+        publicKeys: keys.publicKeys(),
+        signers: new CheckpointSigners(this.certs, (keyId) => keys.fromState(keyId)),
+        closure,
+      },
+      this.reporter,
+    );
 
     // Anchor: the empty tree, the verifier's own earlier state, or a checkpoint's range.
-    let anchor: { size: number; range: CompactRange; why: string; keyId?: string } | null = null;
-    if (minSeq === 0 && slots.get(0) >= 0) anchor = { size: 0, range: new CompactRange(), why: "" };
-    else if (trusted && trusted.size >= minSeq) {
-      anchor = {
-        size: trusted.size,
-        range: new CompactRange(
-          trusted.size,
-          trusted.range.map((h) => Buffer.from(h, "base64")),
-        ),
-        why: `from this verifier's trusted state at size ${trusted.size}`,
-        keyId: trusted.keyId,
-      };
-    } else {
-      // Only a size the records present reach: a range claiming more would vouch for nothing.
-      const c = checkpoints.find(
-        (cp) => cp.size >= minSeq && cp.size <= maxSeq + 1 && cp.fact.range !== undefined,
-      );
-      if (c?.fact.range) {
-        anchor = {
-          size: c.size,
-          range: rangeOf(c.fact.range) as CompactRange,
-          why: `from the signed checkpoint at size ${c.size}`,
-          keyId: c.keyId,
-        };
-      }
-    }
+    const anchor = findAnchor({ slots, minSeq, maxSeq }, trusted, checkpoints);
     const headExcused =
       placed > 0 && minSeq > 0 && anchor?.size !== 0
         ? missingHead(treeId, minSeq, checkpoints, trusted, anchor, this.ctx, this.reporter)
@@ -543,7 +206,8 @@ class StreamCheck {
     let treeEnd = base;
     while (treeEnd < claimedEnd && slots.get(treeEnd) >= 0) treeEnd++;
     // Roots at the witness's sizes too (never past what is claimed: that is the rule's GAP).
-    for (const size of this.ctx.witness?.sizes(inTree, claimedEnd) ?? []) sizes.add(size);
+    const treeEpochs: ReadonlySet<number> = new Set(inTree.keys());
+    for (const size of this.ctx.witness?.sizes(treeEpochs, claimedEnd) ?? []) sizes.add(size);
     const roots = new Map<number, Digest>([[base, anchor.range.rootDigest()]]);
     // The roots the checkpoints sign, by size: where the rebuilt tree matches one, its compact
     // range is kept, so the trusted state needs no second pass over the leaves.
@@ -602,7 +266,7 @@ class StreamCheck {
       const type = leaves.typeCodeAt(i);
       if (type === LOG) {
         if (!identities.check(i, currentKey) && seq < firstStranger) firstStranger = seq;
-      } else this.visitSpecial(leaves, i, seq, all);
+      } else this.visitSpecial(leaves, i, seq, inTree);
       if (type === EPOCH_START || type === KEY_ROTATE) {
         const next = leaves.extrasAt(i)?.key?.keyId ?? "";
         if (type === EPOCH_START) currentKey = next;
@@ -655,109 +319,25 @@ class StreamCheck {
     this.futureLeaves = new Tally();
 
     // Checkpoints against the rebuilt tree, against each other, and against key ownership.
-    // Every checkpoint after a damaged record fails: they are reported as one finding.
-    const mismatched: ValidCheckpoint[] = [];
-    let covered = anchor.size;
-    let coveredRoot = anchor.range.rootDigest();
-    const matched: ValidCheckpoint[] = [];
-    let lastTimeByEpoch = new Map<number, string>();
-    for (const c of checkpoints) {
-      if (c.size < anchor.size) continue;
-      const where = { epoch: c.epoch, position: c.fact.position };
-      const computed = roots.get(c.size);
-      if (computed !== c.root) {
-        // Another signed root at this size (a lookup, not a search of every checkpoint: after
-        // one damaged record in per-entry mode every later checkpoint gets here).
-        const split = (signedRoots.get(c.size)?.size ?? 0) > 1;
-        const beyondEpoch = c.size > (nextStart.get(c.epoch) ?? Number.POSITIVE_INFINITY);
-        if (split || beyondEpoch) {
-          this.report(
-            "INCONSISTENT_CHECKPOINT",
-            split
-              ? `two signed checkpoints at size ${c.size} with different roots`
-              : `checkpoint of epoch ${c.epoch} at size ${c.size} forks from the tree the next epoch continued`,
-            where,
-          );
-        } else mismatched.push(c);
-        continue;
-      }
-      const last = lastTimeByEpoch.get(c.epoch);
-      if (last && c.time < last)
-        this.report("CLOCK_ANOMALY", `checkpoint time ${c.time} is before ${last}`, where);
-      lastTimeByEpoch.set(c.epoch, c.time);
-      if (c.size > covered && c.size <= firstStranger) {
-        checkOwners(c, owner, keyIds, anchor.size, covered, this.orderOf, this.reporter);
-        covered = c.size;
-        coveredRoot = c.root;
-      }
-      matched.push(c);
-    }
-    lastTimeByEpoch = new Map();
-    const firstBad = mismatched[0];
-    const lastBad = mismatched[mismatched.length - 1];
-    if (firstBad && lastBad) {
-      this.report(
-        "ROOT_MISMATCH",
-        mismatched.length === 1
-          ? `checkpoint at size ${firstBad.size} does not match the records`
-          : `${mismatched.length} checkpoints at sizes ${firstBad.size}..${lastBad.size} do not match the records`,
-        { epoch: firstBad.epoch, position: firstBad.fact.position, count: mismatched.length },
-      );
-    }
-    this.ctx.witness?.checkTree(inTree, roots, covered, this.reporter);
-    // Whether what is verified now extends what the state verified before: only then may it
-    // replace the state's tree. Past an anchor beyond the state's size nothing links the two,
-    // and only retention lets the state move on.
-    let linked = trusted === undefined || (anchor.size > trusted.size && headExcused);
-    if (trusted && trusted.size >= anchor.size) {
-      const ours = roots.get(trusted.size);
-      linked = ours === toDigest(Buffer.from(trusted.root, "base64"));
-      if (!linked) {
-        this.report(
-          "INCONSISTENT_CHECKPOINT",
-          trusted.size > maxSeq + 1
-            ? `the store ends at size ${maxSeq + 1}, but this verifier verified size ${trusted.size} before`
-            : `the tree at size ${trusted.size} differs from what this verifier verified before`,
-          { epoch: trusted.epoch },
-        );
-      }
-    }
+    const { matched, covered, coveredRoot } = matchRoots(
+      checkpoints,
+      { base, baseRoot: anchor.range.rootDigest(), roots, signedRoots, nextStart, firstStranger },
+      { owner, keyIds, orderOf: keys.orderOf },
+      this.reporter,
+    );
+    this.ctx.witness?.checkTree(treeEpochs, roots, covered, this.reporter);
+    const linked = extendsTrusted(trusted, anchor.size, headExcused, roots, maxSeq, this.reporter);
 
     // Records after the last checkpoint, crashes, superseded records, silence.
-    // Leaves under a checkpoint that failed are reported by that failure, not as unsealed.
-    const signedTo = Math.max(covered, this.claimedTo);
-    let unsealed = 0;
-    for (const _ of slots.seqsFrom(signedTo)) unsealed++;
-    if (unsealed > 0) {
-      const whole = matched.length === 0 || (covered === anchor.size && anchor.size === 0);
-      this.findings.push({
-        ...finding("UNSEALED_TAIL", `final ${unsealed} record(s) not sealed by any checkpoint`, {
-          origin: this.origin,
-          epoch: epochs[epochs.length - 1]?.epoch ?? treeId,
-          seq: [signedTo, end - 1],
-          count: unsealed,
-        }),
-        ...(whole
-          ? {
-              level: "error" as const,
-              message: `no record of this stream is sealed (${unsealed} unsealed)`,
-            }
-          : {}),
-      });
-    }
-    for (let i = 0; i + 1 < epochs.length; i++) {
-      const e = epochs[i] as EpochInfo;
-      if (
-        !e.ended &&
-        !orphaned.some((o) => leaves.epochAt(o) === e.epoch && leaves.typeCodeAt(o) === EPOCH_END)
-      ) {
-        this.report(
-          "UNCLEAN_END",
-          `epoch ${e.epoch} ended without epoch-end (the sidecar was killed)`,
-          { epoch: e.epoch },
-        );
-      }
-    }
+    const { unsealed, finding: tail } = unsealedTail(
+      slots,
+      Math.max(covered, claimedTo),
+      end,
+      matched.length === 0 || (covered === anchor.size && anchor.size === 0),
+      { origin: this.origin, epoch: epochs[epochs.length - 1]?.epoch ?? treeId },
+    );
+    if (tail) this.findings.push(tail);
+    reportUncleanEnds(epochs, leaves, orphaned, this.reporter);
     reportOrphans(leaves, orphaned, slots, this.reporter);
     const lastEpoch = epochs[epochs.length - 1];
     const newest = matched[matched.length - 1];
@@ -778,8 +358,6 @@ class StreamCheck {
       ...(verifiedMatched[0] ? { timeFrom: verifiedMatched[0].time } : {}),
       ...(newest ? { timeTo: newest.time } : {}),
     };
-    const keys: Record<string, string> = {};
-    for (const [id, k] of this.keys) keys[id] = k.key.toString("base64");
     // covered is anchor.size or the size of a checkpoint whose root matched: kept above.
     const finalRange = matchedRange.size === covered ? matchedRange.range : undefined;
     if (!finalRange) throw new Error(`internal: no compact range kept at size ${covered}`);
@@ -794,13 +372,11 @@ class StreamCheck {
             checkpointTime: newest?.time ?? trusted?.checkpointTime ?? "",
             ended: lastEpoch?.ended ?? false,
             keyId: keyAtSize.get(covered) ?? anchor.keyId ?? "",
-            keys,
+            keys: keys.toRecord(),
             certs: this.keptCerts(keyAtSize.get(covered) ?? anchor.keyId ?? "", lastEpoch, newest),
           }
         : undefined;
-    // The state only grows: a tree that does not extend it, or verifies less, leaves it as it was.
-    const keep = trusted && !(linked && candidate && candidate.size >= trusted.size);
-    return { verified, trusted: keep ? trusted : (candidate ?? trusted) };
+    return { verified, trusted: nextTrusted(trusted, linked, candidate) };
   }
 
   /**
@@ -826,10 +402,10 @@ class StreamCheck {
     leaves: LeafTable,
     i: number,
     seq: number,
-    all: Map<number, EpochInfo>,
+    inTree: ReadonlyMap<number, EpochInfo>,
   ): void {
     const type = leaves.typeCodeAt(i);
-    if (type === EPOCH_END) (all.get(leaves.epochAt(i)) as EpochInfo).ended = true;
+    if (type === EPOCH_END) (inTree.get(leaves.epochAt(i)) as EpochInfo).ended = true;
     const time = leaves.extrasAt(i)?.time;
     if (time !== undefined && Date.parse(time) > this.ctx.asOf + CLOCK_SKEW_MS)
       this.futureLeaves.add({ epoch: leaves.epochAt(i), position: leaves.positionAt(i) }, seq);
@@ -845,16 +421,5 @@ class StreamCheck {
         },
       );
     }
-  }
-}
-
-function rangeOf(r: { size: number; hashes: string[] }): CompactRange | null {
-  const hashes = r.hashes.map((h) => Buffer.from(h, "base64"));
-  // One spelling per hash, 32 bytes each: otherwise the message could change undetected.
-  if (hashes.some((h, i) => h.length !== 32 || h.toString("base64") !== r.hashes[i])) return null;
-  try {
-    return new CompactRange(r.size, hashes);
-  } catch {
-    return null; // the wrong number of hashes for the size: the caller reports the mismatch
   }
 }

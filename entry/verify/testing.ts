@@ -1,12 +1,13 @@
 // Builds real streams with the sealer, for tests of the verifier (unit, integration and the
 // tamper catalog): the records are what the sidecar's own code emits, never hand-made JSON, and
 // each epoch key is certified by a test operator that alone holds the policy key.
+import { DEFAULT_LIMITS } from "../canonical.ts";
 import { certifyKey, keyCertMessage } from "../cert.ts";
 import { generateSigningKey, type SigningKey } from "../keys.ts";
 import type { AuditEvent, KeyCert, KubernetesIdentity } from "../record.ts";
 import { type Emitted, type SealPolicy, StreamSealer, type StreamState } from "../seal.ts";
 import type { FindingCode } from "./findings.ts";
-import type { InputMessage } from "./ingest.ts";
+import { Ingest, type InputMessage, type StreamFacts } from "./ingest.ts";
 import type { TrustedKey } from "./trust.ts";
 import { Verifier, type VerifyOptions, type VerifyReport } from "./verifier.ts";
 
@@ -298,4 +299,13 @@ export function splitView(b: StreamBuilder, start: number, from: number, total: 
     out.push(...sealer.appendLog(i < from ? e : { ...e, raw: `${e.raw} (rewritten)` }));
   }
   return out;
+}
+
+/** What the first pass keeps of one stream's messages: the input of a single rule, in tests. */
+export function streamFacts(msgs: readonly Emitted[]): StreamFacts {
+  const ingest = new Ingest(DEFAULT_LIMITS);
+  for (const m of asInput(msgs)) ingest.add(m);
+  const [facts, ...others] = [...ingest.streams.values()];
+  if (!facts || others.length > 0) throw new Error("expected the messages of one stream");
+  return facts;
 }

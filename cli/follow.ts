@@ -15,7 +15,7 @@ import type { TrustedKey } from "../entry/verify/trust.ts";
 import { cosignatureMessage } from "../entry/witness.ts";
 import { fetchRange } from "./fetch.ts";
 import { type KafkaSource, kafkaConfig } from "./sources.ts";
-import { integrityOf, type PolicyRef, writeIntegrity } from "./status.ts";
+import { integrityOf, type PolicyRef, writeIntegrity, writeShardIntegrity } from "./status.ts";
 import { UsageError } from "./trust.ts";
 
 export const FOLLOW_HELP = `Usage: auditready verify --follow --brokers LIST --topic T --keys KEYS --witness-key FILE [options]
@@ -169,10 +169,17 @@ export async function runFollow(cfg: FollowConfig): Promise<number> {
       if (cfg.status && now - lastStatus >= cfg.statusEveryMs) {
         lastStatus = now;
         const source = `topic ${topic} (witness ${cfg.witnessName}, partitions %${cfg.replicas}=${cfg.replica})`;
-        await writeIntegrity(
-          cfg.status.ref,
-          integrityOf(report, source, new Date(now)),
-          cfg.status.kubeconfig,
+        const mine = integrityOf(report, source, new Date(now));
+        // One replica writes the whole; several write a shard each and the sum of all.
+        await (cfg.replicas > 1
+          ? writeShardIntegrity(
+              cfg.status.ref,
+              { i: cfg.replica, n: cfg.replicas },
+              mine,
+              3 * cfg.statusEveryMs + cfg.intervalMs,
+              cfg.status.kubeconfig,
+            )
+          : writeIntegrity(cfg.status.ref, mine, cfg.status.kubeconfig)
         ).catch((err: Error) => cfg.log(JSON.stringify({ statusError: err.message })));
       }
       if (lag === 0n) await sleep(cfg.intervalMs, cfg.signal);

@@ -89,6 +89,108 @@ export async function writeIntegrity(
   }
 }
 
+type Shard = Omit<Integrity, "shards">;
+
+/**
+ * The sum of the replicas' shards ("i/n") for the summary fields. A replica that has not
+ * reported within freshMs, or at all, makes the whole Unverified: its partitions are unchecked.
+ */
+export function sumShards(
+  shards: Record<string, Shard>,
+  n: number,
+  now: number,
+  freshMs: number,
+): Shard {
+  const fresh: Shard[] = [];
+  const missing: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = shards[`${i}/${n}`];
+    if (s?.lastVerified && now - Date.parse(s.lastVerified) <= freshMs) fresh.push(s);
+    else missing.push(`${i}/${n}`);
+  }
+  const sum = (
+    k: "messages" | "streams" | "errors" | "warnings" | "gaps" | "badSignatures" | "silentStreams",
+  ) => fresh.reduce((t, s) => t + (s[k] ?? 0), 0);
+  const failing = fresh.filter((s) => s.state === "Failing");
+  const state = failing.length > 0 ? "Failing" : missing.length > 0 ? "Unverified" : "Verified";
+  const oldest = fresh.map((s) => s.lastVerified as string).sort()[0];
+  return {
+    state,
+    ...(oldest ? { lastVerified: oldest } : {}),
+    source: fresh[0]?.source?.replace(/, partitions .*\)$/, ")") ?? "",
+    messages: sum("messages"),
+    streams: sum("streams"),
+    errors: sum("errors"),
+    warnings: sum("warnings"),
+    gaps: sum("gaps"),
+    badSignatures: sum("badSignatures"),
+    silentStreams: sum("silentStreams"),
+    message: [
+      ...failing.map((s) => s.message ?? ""),
+      ...(missing.length > 0 ? [`replica(s) ${missing.join(", ")} not reporting`] : []),
+      ...(failing.length === 0 && missing.length === 0
+        ? [`${sum("streams")} stream(s) verified by ${n} replicas, ${sum("warnings")} warning(s)`]
+        : []),
+    ].join("; "),
+  };
+}
+
+/**
+ * For replica i of n: reads the others' shards, writes its own and their sum. Two replicas
+ * writing at once may each miss the other's newest shard; the next round (seconds) mends it.
+ */
+export async function writeShardIntegrity(
+  ref: PolicyRef,
+  replica: { i: number; n: number },
+  mine: Integrity,
+  freshMs: number,
+  kubeconfig?: string,
+): Promise<void> {
+  const { CustomObjectsApi, KubeConfig } = await import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  const current = (await kc
+    .makeApiClient(CustomObjectsApi)
+    .getNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      namespace: ref.namespace,
+      name: ref.name,
+    })
+    .catch((err: Error) => {
+      throw new StatusWriteError(
+        `--status ${ref.namespace}/${ref.name}: cannot read the other replicas' shards (a replica of several needs get on auditpolicies/status): ${err.message}`,
+      );
+    })) as { status?: AuditPolicyStatus };
+  const key = `${replica.i}/${replica.n}`;
+  const { shards: _ignored, ...own } = mine;
+  const shards: Record<string, Shard> = {
+    ...(current?.status?.integrity?.shards ?? {}),
+    [key]: own,
+  };
+  // Shards of another replica count (a resized StatefulSet) are removed (null in a merge patch).
+  const stale = Object.keys(shards).filter((k) => !k.endsWith(`/${replica.n}`));
+  const total = sumShards(
+    shards,
+    replica.n,
+    Date.parse(own.lastVerified ?? "") || Date.now(),
+    freshMs,
+  );
+  await writeIntegrity(
+    ref,
+    {
+      ...total,
+      shards: {
+        [key]: own,
+        ...Object.fromEntries(stale.map((k) => [k, null])),
+      } as Integrity["shards"],
+    },
+    kubeconfig,
+  );
+}
+
 export class StatusWriteError extends Error {
   override readonly name = "StatusWriteError";
 }

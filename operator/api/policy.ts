@@ -453,6 +453,59 @@ export const AuditPolicyStatus = z
           .string()
           .optional()
           .describe("One line: the error codes found and how often, or what was verified."),
+        shards: z
+          .record(
+            z.string(),
+            z
+              .object({
+                state: z
+                  .string()
+                  .optional()
+                  .describe("Summary for the INTEGRITY column: Unverified, Verified or Failing."),
+                lastVerified: z
+                  .string()
+                  .optional()
+                  .describe("When a verifier last checked the topic."),
+                source: z
+                  .string()
+                  .optional()
+                  .describe("What it read: the topic and brokers, or a file."),
+                messages: z.number().int().optional().describe("Messages it read."),
+                streams: z
+                  .number()
+                  .int()
+                  .optional()
+                  .describe("Streams (pod, container, file) it checked."),
+                errors: z.number().int().optional().describe("Error findings."),
+                warnings: z.number().int().optional().describe("Warning findings."),
+                gaps: z
+                  .number()
+                  .int()
+                  .optional()
+                  .describe("GAP findings: records missing or lost."),
+                badSignatures: z
+                  .number()
+                  .int()
+                  .optional()
+                  .describe(
+                    "BAD_SIGNATURE and UNKNOWN_KEY findings: signatures that do not verify.",
+                  ),
+                silentStreams: z
+                  .number()
+                  .int()
+                  .optional()
+                  .describe("STALE findings: streams with no recent checkpoint that did not end."),
+                message: z
+                  .string()
+                  .optional()
+                  .describe("One line: the error codes found and how often, or what was verified."),
+              })
+              .strict(),
+          )
+          .optional()
+          .describe(
+            'Per replica ("i/n") of a follow-mode verifier that shares the topic\'s partitions: each writes its own; the fields above sum the fresh ones.',
+          ),
       })
       .strict()
       .optional()

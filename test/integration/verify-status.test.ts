@@ -298,4 +298,110 @@ describe("auditready verify --status", () => {
     }
     expect(await exited).toBe(0);
   }, 90_000);
+
+  it("two witness replicas sharing the partitions each write a shard, and the status sums both", async () => {
+    // The chart's witness Role also reads the status (the other replicas' shards).
+    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({
+      namespace,
+      body: {
+        metadata: { name: "auditready-witness-read" },
+        rules: [
+          {
+            apiGroups: ["auditready.dev"],
+            resources: ["auditpolicies/status"],
+            resourceNames: [policy],
+            verbs: ["get"],
+          },
+        ],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: "auditready-witness-read" },
+        roleRef: {
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "Role",
+          name: "auditready-witness-read",
+        },
+        subjects: [{ kind: "ServiceAccount", name: "verifier", namespace }],
+      },
+    });
+    // Four pods' streams over 3 partitions: both replicas get some.
+    const streams = [0, 1, 2, 3].map((i) =>
+      new StreamBuilder({
+        policyKey: b.policyKey,
+        origin: `it/payments/api-${i}/api/var/log/app/access.log`,
+        clock: new Clock(Date.now()),
+        seal: { heartbeatMs: 60_000 },
+      }).logs(10),
+    );
+    const topic = `audit.witness-shards-${randomUUID()}`;
+    const kafka = new Kafka({ brokers: [endpoint("kafkaBootstrap")], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await admin.connect();
+    await producer.connect();
+    try {
+      await admin.createTopics({
+        topics: [{ topic, numPartitions: 3 }, { topic: `${topic}.witness` }],
+        waitForLeaders: true,
+      });
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: streams.flatMap((s) => s.messages.map((m) => ({ key: m.key, value: m.value }))),
+      });
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+    const witnessKey = join(dir, "witness-shards.key");
+    expect(spawnSync(process.execPath, [cli, "keys", "generate", "--out", witnessKey]).status).toBe(
+      0,
+    );
+    let log = "";
+    const replicas = [0, 1].map((i) => {
+      const w = spawn(
+        process.execPath,
+        [
+          cli,
+          "verify",
+          "--follow",
+          "--brokers",
+          endpoint("kafkaBootstrap"),
+          "--topic",
+          topic,
+        ].concat(
+          ["--keys", `configmap:${namespace}/${publicKeysConfigMapName(policy)}`],
+          ["--kubeconfig", verifierKubeconfig, "--status", `${namespace}/${policy}`],
+          ["--witness-key", witnessKey, "--replica", String(i), "--replicas", "2"],
+          ["--interval", "0.5", "--status-every", "0.5"],
+        ),
+        { stdio: ["ignore", "ignore", "pipe"] },
+      );
+      w.stderr?.on("data", (d: Buffer) => {
+        log += d.toString();
+      });
+      return { w, exited: new Promise<number | null>((r) => w.once("exit", (code) => r(code))) };
+    });
+    try {
+      const summed = await until(
+        "both shards written and summed",
+        async () => {
+          const i = await integrity();
+          return i?.shards?.["0/2"] && i.shards["1/2"] && i.streams === 4 ? i : undefined;
+        },
+        30_000,
+      ).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${log}`)));
+      expect(summed).toMatchObject({ state: "Verified", streams: 4, errors: 0 });
+      const parts = [summed.shards?.["0/2"]?.streams ?? 0, summed.shards?.["1/2"]?.streams ?? 0];
+      expect((parts[0] ?? 0) + (parts[1] ?? 0)).toBe(4);
+      expect(parts.every((n) => n > 0)).toBe(true);
+    } finally {
+      for (const r of replicas) r.w.kill("SIGTERM");
+    }
+    for (const r of replicas) expect(await r.exited).toBe(0);
+  }, 90_000);
 });

@@ -504,7 +504,7 @@ export const AuditPolicyStatus = z
           )
           .optional()
           .describe(
-            'Per replica ("i/n") of a follow-mode verifier that shares the topic\'s partitions: each writes its own; the fields above sum the fresh ones.',
+            "Per replica of a follow-mode verifier that shares the topic partitions, keyed i/n: each writes its own; the fields above sum the fresh ones.",
           ),
       })
       .strict()

@@ -257,7 +257,7 @@ async function delivered(b: Bench, s: Started, want: number, since: number): Pro
       console.error(`bench:peers: ${s.tool.name}: not done within ${settings.timeoutMs / 1_000} s`);
       return lastChange;
     }
-    await sleep(250);
+    await sleep(100);
   }
 }
 

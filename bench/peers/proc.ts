@@ -78,8 +78,8 @@ export interface TreeUsage {
 
 /**
  * Samples one tool's process tree: the tree is re-listed every second (a scan of /proc), the
- * memory of its processes read every `everyMs` (PSS, which walks the page tables, every
- * fifth sample). `usage()` gives the peaks since the last `resetPeaks()`.
+ * memory of its processes (status and smaps_rollup) read every `everyMs`; the cost of reading
+ * is the sampler's, not the tool's. `usage()` gives the peaks since the last `resetPeaks()`.
  */
 export class TreeSampler {
   private pids: number[];
@@ -102,7 +102,7 @@ export class TreeSampler {
     this.wrapper = wrapper;
     this.pids = descendants(roots, allStats());
     this.sample(true);
-    this.timer = setInterval(() => this.sample(this.ticks % 5 === 0), everyMs);
+    this.timer = setInterval(() => this.sample(true), everyMs);
   }
 
   private sample(withPss: boolean): void {

@@ -47,10 +47,7 @@ export async function ensurePolicyKey(
       },
     };
   }
-  const pem = Buffer.from(secret.data?.[KEY_FILE] ?? "", "base64").toString();
-  const history = KEY_HISTORY.safeParse(
-    JSON.parse(Buffer.from(secret.data?.["keys.json"] ?? "W10=", "base64").toString()),
-  );
+  const { pem, history } = secretContents(secret);
   const current = readKey(pem, history.success ? (history.data[0]?.notBefore ?? now) : now);
   if (!current.ok) return current;
   const known =
@@ -72,6 +69,16 @@ export async function ensurePolicyKey(
         message: `policy key rotated from ${current.key.keyId} to ${m.key.keyId}`,
       },
     },
+  };
+}
+
+/** The private key (PEM) and the public history (keys.json) a key Secret holds. */
+function secretContents(secret: V1Secret) {
+  const text = (key: string, empty: string) =>
+    Buffer.from(secret.data?.[key] ?? empty, "base64").toString();
+  return {
+    pem: text(KEY_FILE, ""),
+    history: KEY_HISTORY.safeParse(JSON.parse(text("keys.json", "W10="))),
   };
 }
 
@@ -133,12 +140,8 @@ export class PolicyKeys {
       throw err;
     }
     try {
-      const signing = signingKeyFromPem(
-        Buffer.from(secret.data?.[KEY_FILE] ?? "", "base64").toString(),
-      );
-      const history = KEY_HISTORY.safeParse(
-        JSON.parse(Buffer.from(secret.data?.["keys.json"] ?? "W10=", "base64").toString()),
-      );
+      const { pem, history } = secretContents(secret);
+      const signing = signingKeyFromPem(pem);
       const entry = history.success
         ? history.data.find((k) => k.keyId === signing.keyId)
         : undefined;

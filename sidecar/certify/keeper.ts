@@ -60,14 +60,6 @@ export class CertKeeper {
     await this.loop;
   }
 
-  get certified(): boolean {
-    return this.open;
-  }
-
-  get validUntil(): number {
-    return this.notAfter;
-  }
-
   /** Why batches are held, for /readyz; undefined while certified. */
   holdReason(): string | undefined {
     if (this.open) return undefined;
